@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "common/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+
+static int set_errno_kind(agora_error_t *err, int errnum, const char *path)
+{
+        agora_error_set_errno(err, errnum, "'%s'", path);
+        if (errnum == ENOENT && err != NULL && *err != NULL)
+                (*err)->kind = AGORA_ERR_NOTFOUND;
+        return -1;
+}
+
+int fs_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len, agora_error_t *err)
+{
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, cap;
+        struct stat st;
+
+        /* O_NOCTTY: a path naming a terminal must not become our controlling tty. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return set_errno_kind(err, errno, path);
+        if (fstat(fd, &st) < 0)
+                return agora_error_set_errno(err, errno, "'%s': stat failed", path);
+        /* A FIFO or device could block forever or never end. */
+        if (!S_ISREG(st.st_mode))
+                return agora_error_set(err, AGORA_ERR_FAILED, "'%s': not a regular file", path);
+        if ((uint64_t)st.st_size > max)
+                return agora_error_set(err, AGORA_ERR_FAILED, "'%s': larger than %zu bytes", path, max);
+        cap = (size_t)st.st_size + 1;
+        buf = malloc(cap + 1);
+        if (buf == NULL)
+                return agora_error_set_errno(err, ENOMEM, "'%s'", path);
+        /* The file may grow while we read: read to EOF, but never past MAX. */
+        for (;;) {
+                ssize_t n;
+                if (len == cap) {
+                        /* One byte past MAX is enough to tell that the file is too big. */
+                        size_t limit = max < SIZE_MAX - 1 ? max + 1 : SIZE_MAX - 1;
+                        size_t ncap = cap > limit / 2 ? limit : cap * 2;
+                        char *nb;
+                        if (ncap <= cap)
+                                return agora_error_set(err, AGORA_ERR_FAILED, "'%s': larger than %zu bytes", path, max);
+                        nb = realloc(buf, ncap + 1);
+                        if (nb == NULL)
+                                return agora_error_set_errno(err, ENOMEM, "'%s'", path);
+                        buf = nb;
+                        cap = ncap;
+                }
+                n = read(fd, buf + len, cap - len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return agora_error_set_errno(err, errno, "'%s': read failed", path);
+                }
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+                if (len > max)
+                        return agora_error_set(err, AGORA_ERR_FAILED, "'%s': larger than %zu bytes", path, max);
+        }
+        buf[len] = '\0';
+        *ret_buf = take_ptr(buf);
+        if (ret_len != NULL)
+                *ret_len = len;
+        return 0;
+}
+
+/* The temporary file goes away on every path that does not hand it on. */
+static void unlink_freep(char **p)
+{
+        if (*p != NULL) {
+                int saved = errno;
+                unlink(*p);
+                errno = saved;
+                free(*p);
+        }
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+        const char *p = buf;
+
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -1;
+                }
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+/* Make the new directory entry durable, not just the file's bytes. */
+static int fsync_dir(const char *dir, const char *path, agora_error_t *err)
+{
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (dfd < 0)
+                return agora_error_set_errno(err, errno, "'%s': cannot open its directory", path);
+        if (fsync(dfd) < 0 && errno != EINVAL)
+                return agora_error_set_errno(err, errno, "'%s': cannot sync its directory", path);
+        return 0;
+}
+
+int fs_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, bool overwrite, agora_error_t *err)
+{
+        _cleanup_(unlink_freep) char *tmp = NULL;
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_close_ int fd = -1;
+        const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+
+        if (*base == '\0')
+                return agora_error_set(err, AGORA_ERR_USAGE, "'%s': not a file path", path);
+        if (slash == NULL)
+                dir = strdup(".");
+        else if (slash == path)
+                dir = strdup("/");
+        else
+                dir = strndup(path, (size_t)(slash - path));
+        if (dir == NULL)
+                return agora_error_set_errno(err, ENOMEM, "'%s'", path);
+
+        {
+                char *t = NULL;
+                if (asprintf(&t, "%s/.%s.XXXXXX", dir, base) < 0)
+                        return agora_error_set_errno(err, ENOMEM, "'%s'", path);
+                /* Same directory, so the final link/rename never crosses a
+                 * file system and is atomic. */
+                fd = mkostemp(t, O_CLOEXEC);
+                if (fd < 0) {
+                        int e = errno;
+                        free(t);
+                        return agora_error_set_errno(err, e, "'%s': cannot create temporary file", path);
+                }
+                tmp = t;
+        }
+        if (fchmod(fd, mode) < 0)
+                return agora_error_set_errno(err, errno, "'%s': cannot set mode", path);
+        /* ENOSPC and EDQUOT may only show at fsync or close on some file
+         * systems, so each of them counts as the write failing. */
+        if (write_all(fd, buf, len) < 0 || fsync(fd) < 0)
+                return agora_error_set_errno(err, errno, "'%s': write failed", path);
+        if (close(take_fd(fd)) < 0)
+                return agora_error_set_errno(err, errno, "'%s': write failed", path);
+
+        if (overwrite) {
+                if (rename(tmp, path) < 0)
+                        return agora_error_set_errno(err, errno, "'%s': cannot move into place", path);
+                free(take_ptr(tmp));
+        } else {
+                /* link(2) fails if PATH exists, so two writers racing for the
+                 * same name cannot both win; rename would let the second
+                 * silently replace the first. */
+                if (link(tmp, path) < 0) {
+                        if (errno == EEXIST)
+                                return agora_error_set(err, AGORA_ERR_EXISTS,
+                                                       "'%s': already exists, refusing to overwrite", path);
+                        if (errno != EPERM && errno != ENOTSUP)
+                                return agora_error_set_errno(err, errno, "'%s': cannot link into place", path);
+                        /* File systems without hard links. */
+                        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0) {
+                                if (errno == EEXIST)
+                                        return agora_error_set(err, AGORA_ERR_EXISTS,
+                                                               "'%s': already exists, refusing to overwrite", path);
+                                return agora_error_set_errno(err, errno, "'%s': cannot move into place", path);
+                        }
+                        free(take_ptr(tmp));
+                }
+                /* unlink_freep removes the temporary name if it is still there. */
+        }
+        return fsync_dir(dir, path, err);
+}
+
+int fs_mkdir_p(const char *path, mode_t mode, agora_error_t *err)
+{
+        _cleanup_free_ char *p = strdup(path);
+        struct stat st;
+
+        if (p == NULL)
+                return agora_error_set_errno(err, ENOMEM, "'%s'", path);
+        if (*p == '\0')
+                return agora_error_set(err, AGORA_ERR_USAGE, "'': not a directory path");
+        for (char *s = p + 1;; s++) {
+                if (*s != '/' && *s != '\0')
+                        continue;
+                char c = *s;
+                *s = '\0';
+                if (mkdir(p, mode) < 0) {
+                        int e = errno;
+                        /* EEXIST covers any kind of entry: only a directory
+                         * (or a symlink to one) will do. */
+                        if (e != EEXIST)
+                                return agora_error_set_errno(err, e, "'%s': cannot create directory", p);
+                        if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
+                                return agora_error_set(err, AGORA_ERR_FAILED, "'%s': exists and is not a directory", p);
+                }
+                *s = c;
+                if (c == '\0')
+                        break;
+                while (s[1] == '/')
+                        s++;
+                if (s[1] == '\0')
+                        break;
+        }
+        return 0;
+}
+
+/* Append the components of TAIL (which does not exist yet) to the resolved
+ * prefix in OUT. ".." is refused: the kernel could not resolve it through a
+ * missing directory either, and lexical ".." is how paths escape. */
+static bool append_tail(char *out, size_t outsz, const char *tail)
+{
+        const char *p = tail;
+
+        while (*p) {
+                const char *e = strchrnul(p, '/');
+                size_t n = (size_t)(e - p), o = strlen(out);
+                if (n == 2 && p[0] == '.' && p[1] == '.')
+                        return false;
+                if (n > 0 && !(n == 1 && p[0] == '.')) {
+                        bool root = o == 1 && out[0] == '/';
+                        if (o + n + 2 > outsz)
+                                return false;
+                        if (!root)
+                                out[o++] = '/';
+                        memcpy(out + o, p, n);
+                        out[o + n] = '\0';
+                }
+                p = *e ? e + 1 : e;
+        }
+        return true;
+}
+
+bool fs_path_is_within(const char *dir, const char *path)
+{
+        char rdir[PATH_MAX], rpath[PATH_MAX];
+        _cleanup_free_ char *cur = NULL;
+        const char *tail = "";
+        struct stat st;
+        size_t n;
+
+        if (realpath(dir, rdir) == NULL)
+                return false;
+        cur = strdup(path);
+        if (cur == NULL || *cur == '\0')
+                return false;
+        /* Walk up until a prefix exists; everything below it is created later
+         * and can hold no symlink yet. */
+        while (realpath(cur, rpath) == NULL) {
+                char *slash;
+                if (errno != ENOENT)
+                        return false;
+                /* A dangling symlink: writing through it would follow it to
+                 * wherever it points, so it cannot count as inside. */
+                if (lstat(cur, &st) == 0)
+                        return false;
+                slash = strrchr(cur, '/');
+                if (slash == NULL) {
+                        tail = path;
+                        free(cur);
+                        cur = strdup(".");
+                        if (cur == NULL)
+                                return false;
+                        continue;
+                }
+                tail = path + (slash - cur) + 1;
+                if (slash == cur)
+                        slash[1] = '\0';
+                else
+                        *slash = '\0';
+        }
+        if (!append_tail(rpath, sizeof(rpath), tail))
+                return false;
+        n = strlen(rdir);
+        if (n == 1 && rdir[0] == '/')
+                return true;
+        return strncmp(rpath, rdir, n) == 0 && (rpath[n] == '\0' || rpath[n] == '/');
+}

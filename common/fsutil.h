@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* File helpers that never leave a half-written file behind. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+
+/* Read a whole regular file (at most MAX bytes, else an error naming it) into
+ * a malloc'd NUL-terminated buffer. */
+int fs_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len, agora_error_t *err);
+
+/* Write via a temporary file in the same directory, fsync, then link into
+ * place: the file appears whole or not at all. With OVERWRITE false an
+ * existing PATH is AGORA_ERR_EXISTS and is left untouched. */
+int fs_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, bool overwrite, agora_error_t *err);
+
+/* mkdir -p; existing directories are fine. */
+int fs_mkdir_p(const char *path, mode_t mode, agora_error_t *err);
+
+/* True when PATH (which may not exist yet) lies inside directory DIR, after
+ * resolving symlinks of the parts that exist. */
+bool fs_path_is_within(const char *dir, const char *path);
