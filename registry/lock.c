@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The registry lock. Mutations read the head, stage a tree and move the
+ * branch; two agora commands doing that at once would each build on the same
+ * head and one would lose its change. An exclusive flock serialises them.
+ *
+ * flock rather than git's own ref.lock files: a crashed agora leaves a stale
+ * *.lock file behind that blocks every later command until someone deletes it
+ * by hand, whereas the kernel drops an flock when its holder dies.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "registry/registry-internal.h"
+
+#define LOCK_NAME "agora.lock"
+#define LOCK_POLL_NS (10 * 1000 * 1000L)
+
+static long long now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int registry_lock_acquire(registry *r, int *ret_fd, agora_error_t *err)
+{
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -1;
+        long long deadline;
+
+        /* git_repository_path is the git directory with a trailing '/'. */
+        if (asprintf(&path, "%s" LOCK_NAME, git_repository_path(r->repo)) < 0)
+                return agora_error_set_errno(err, ENOMEM, "registry '%s': lock", r->path);
+        /* O_NOFOLLOW: a symlink planted at the lock path must not make us
+         * create or truncate a file elsewhere. */
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return agora_error_set_errno(err, errno, "registry '%s': cannot open lock '%s'", r->path, path);
+        deadline = now_ms() + r->lock_timeout_ms;
+        for (;;) {
+                if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+                        break;
+                if (errno != EWOULDBLOCK && errno != EINTR)
+                        return agora_error_set_errno(err, errno, "registry '%s': cannot lock '%s'", r->path, path);
+                if (now_ms() >= deadline)
+                        return agora_error_set(err, AGORA_ERR_BUSY,
+                                               "registry '%s': busy: another agora command is changing it; try again",
+                                               r->path);
+                struct timespec pause = {0, LOCK_POLL_NS};
+                nanosleep(&pause, NULL);
+        }
+        *ret_fd = take_fd(fd);
+        return 0;
+}
+
+void registry_lock_release(int fd)
+{
+        /* Closing the last descriptor drops the flock. */
+        if (fd >= 0)
+                close(fd);
+}

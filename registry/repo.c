@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The registry handle: library lifetime, creating and opening a registry,
+ * the identity its commits carry, and the kinds of objects it holds.
+ */
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "registry/registry-internal.h"
+
+#define FALLBACK_NAME "agora operator"
+#define FALLBACK_EMAIL "operator@localhost"
+
+static const struct {
+        const char *singular, *plural;
+} kinds[REGISTRY_KIND_COUNT] = {
+        [REGISTRY_CAPABILITY] = {"capability", "capabilities"},
+        [REGISTRY_SUBAGENT] = {"subagent", "subagents"},
+        [REGISTRY_ENV] = {"env", "envs"},
+};
+
+const char *registry_kind_name(registry_kind k)
+{
+        return (unsigned)k < REGISTRY_KIND_COUNT ? kinds[k].singular : "object";
+}
+
+const char *registry_kind_dir(registry_kind k)
+{
+        return (unsigned)k < REGISTRY_KIND_COUNT ? kinds[k].plural : "objects";
+}
+
+int registry_kind_parse(const char *s, registry_kind *ret, agora_error_t *err)
+{
+        for (unsigned k = 0; k < REGISTRY_KIND_COUNT; k++)
+                if (s != NULL && (strcmp(s, kinds[k].singular) == 0 || strcmp(s, kinds[k].plural) == 0)) {
+                        *ret = (registry_kind)k;
+                        return 0;
+                }
+        return agora_error_set(err, AGORA_ERR_USAGE, "'%s': not a kind of object (want capability, subagent or env)",
+                               s ? s : "");
+}
+
+int registry_git_error(agora_error_t *err, int code, const char *fmt, ...)
+{
+        const git_error *e = git_error_last();
+        _cleanup_free_ char *ctx = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&ctx, fmt, ap) < 0)
+                ctx = NULL;
+        va_end(ap);
+        return agora_error_set(err, AGORA_ERR_FAILED, "%s: %s", ctx ? ctx : "registry",
+                               e && e->message ? e->message : (code == GIT_ENOTFOUND ? "not found" : "git error"));
+}
+
+int registry_global_init(agora_error_t *err)
+{
+        if (git_libgit2_init() < 0)
+                return registry_git_error(err, -1, "libgit2");
+        /* libgit2 re-hashes every object it reads with collision-detecting
+         * SHA-1 (about 1 s per 200 MB). Every read the registry returns is
+         * already checked against its sha256 name, which is the hash agora
+         * trusts, so the SHA-1 pass buys nothing but time. */
+        git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
+        /* A crash or power cut between writing objects and moving the branch
+         * must leave either the old head or a complete new one. */
+        git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+        return 0;
+}
+
+void registry_global_shutdown(void)
+{
+        git_libgit2_shutdown();
+}
+
+/* One of NAME (explicit), the environment variable, the config default, the fallback. */
+static const char *pick(const char *explicit, const char *envvar, const char *config, const char *fallback)
+{
+        const char *e;
+
+        if (explicit != NULL && *explicit)
+                return explicit;
+        e = getenv(envvar);
+        if (e != NULL && *e)
+                return e;
+        if (config != NULL && *config)
+                return config;
+        return fallback;
+}
+
+int registry_signatures(git_repository *repo, const char *name, const char *email, git_signature **ret_author,
+                        git_signature **ret_committer, agora_error_t *err)
+{
+        _cleanup_git_(git_signature) git_signature *config = NULL, *author = NULL, *committer = NULL;
+
+        /* No user.name in the config is normal on a server: fall back quietly. */
+        if (git_signature_default(&config, repo) < 0)
+                config = NULL;
+        if (git_signature_now(&author, pick(name, "GIT_AUTHOR_NAME", config ? config->name : NULL, FALLBACK_NAME),
+                              pick(email, "GIT_AUTHOR_EMAIL", config ? config->email : NULL, FALLBACK_EMAIL)) < 0)
+                return registry_git_error(err, -1, "commit author");
+        if (git_signature_now(&committer, pick(name, "GIT_COMMITTER_NAME", config ? config->name : NULL, FALLBACK_NAME),
+                              pick(email, "GIT_COMMITTER_EMAIL", config ? config->email : NULL, FALLBACK_EMAIL)) < 0)
+                return registry_git_error(err, -1, "commit committer");
+        *ret_author = take_ptr(author);
+        *ret_committer = take_ptr(committer);
+        return 0;
+}
+
+/* Refuse to turn a directory holding anything into a registry: an operator
+ * who mistypes a path must not get their home directory initialised. */
+static int dir_prepare(const char *path, agora_error_t *err)
+{
+        DIR *d;
+        struct dirent *de;
+        bool empty = true;
+
+        if (mkdir(path, 0755) == 0)
+                return 0;
+        if (errno != EEXIST)
+                return agora_error_set_errno(err, errno, "'%s': cannot create directory", path);
+        d = opendir(path);
+        if (d == NULL)
+                return agora_error_set_errno(err, errno, "'%s': cannot open directory", path);
+        while ((de = readdir(d)) != NULL)
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+                        empty = false;
+                        break;
+                }
+        closedir(d);
+        if (!empty)
+                return agora_error_set(err, AGORA_ERR_EXISTS, "'%s': not empty, refusing to create a registry there",
+                                       path);
+        return 0;
+}
+
+int registry_init(const char *path, const char *author_name, const char *author_email, agora_error_t *err)
+{
+        git_repository_init_options opts;
+        _cleanup_git_(git_repository) git_repository *repo = NULL;
+        _cleanup_git_(git_treebuilder) git_treebuilder *tb = NULL;
+        _cleanup_git_(git_tree) git_tree *tree = NULL;
+        _cleanup_git_(git_signature) git_signature *author = NULL, *committer = NULL;
+        git_oid blob, tree_oid, commit;
+
+        if (dir_prepare(path, err) < 0)
+                return -1;
+        if (git_repository_init_options_init(&opts, GIT_REPOSITORY_INIT_OPTIONS_VERSION) < 0)
+                return registry_git_error(err, -1, "'%s': cannot create registry", path);
+        /* Bare: there is no work tree that could drift from what is committed. */
+        opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
+        opts.initial_head = "main";
+        opts.description = "agora registry";
+        if (git_repository_init_ext(&repo, path, &opts) < 0)
+                return registry_git_error(err, -1, "'%s': cannot create registry", path);
+        if (git_blob_create_from_buffer(&blob, repo, REGISTRY_MARKER_JSON, strlen(REGISTRY_MARKER_JSON)) < 0 ||
+            git_treebuilder_new(&tb, repo, NULL) < 0 ||
+            git_treebuilder_insert(NULL, tb, REGISTRY_MARKER, &blob, GIT_FILEMODE_BLOB) < 0 ||
+            git_treebuilder_write(&tree_oid, tb) < 0 || git_tree_lookup(&tree, repo, &tree_oid) < 0)
+                return registry_git_error(err, -1, "'%s': cannot write first tree", path);
+        if (registry_signatures(repo, author_name, author_email, &author, &committer, err) < 0)
+                return agora_error_wrap(err, "'%s'", path);
+        if (git_commit_create(&commit, repo, "HEAD", author, committer, NULL, "init registry\n", tree, 0, NULL) < 0)
+                return registry_git_error(err, -1, "'%s': cannot write first commit", path);
+        return 0;
+}
+
+/* The head tree must carry our marker with the one format we understand. */
+static int check_marker(git_repository *repo, const char *path, agora_error_t *err)
+{
+        _cleanup_git_(git_reference) git_reference *head = NULL;
+        _cleanup_git_(git_commit) git_commit *commit = NULL;
+        _cleanup_git_(git_tree) git_tree *tree = NULL;
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+
+        if (git_repository_head(&head, repo) < 0 || git_commit_lookup(&commit, repo, git_reference_target(head)) < 0 ||
+            git_commit_tree(&tree, commit) < 0)
+                goto not_ours;
+        if (registry_tree_read(repo, tree, REGISTRY_MARKER, 4096, &buf, &len, NULL, NULL) < 0)
+                goto not_ours;
+        if (len != strlen(REGISTRY_MARKER_JSON) || memcmp(buf, REGISTRY_MARKER_JSON, len) != 0)
+                goto not_ours;
+        return 0;
+not_ours:
+        return agora_error_set(err, AGORA_ERR_FAILED, "'%s': not an agora registry (run agora init)", path);
+}
+
+int registry_open(const char *path, registry **ret, agora_error_t *err)
+{
+        _cleanup_git_(git_repository) git_repository *repo = NULL;
+        registry *r;
+        struct stat st;
+
+        if (stat(path, &st) < 0) {
+                if (errno == ENOENT)
+                        return agora_error_set(err, AGORA_ERR_NOTFOUND, "'%s': no registry here (run agora init)",
+                                               path);
+                return agora_error_set_errno(err, errno, "'%s'", path);
+        }
+        /* NO_SEARCH: a registry path that happens to lie inside some other git
+         * checkout must not silently open that checkout instead. */
+        if (git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+                return agora_error_set(err, AGORA_ERR_FAILED, "'%s': not an agora registry (run agora init)", path);
+        if (check_marker(repo, path, err) < 0)
+                return -1;
+        r = calloc(1, sizeof(*r));
+        if (r == NULL || (r->path = strdup(path)) == NULL) {
+                free(r);
+                return agora_error_set_errno(err, ENOMEM, "'%s'", path);
+        }
+        r->repo = take_ptr(repo);
+        r->lock_timeout_ms = REGISTRY_DEFAULT_LOCK_TIMEOUT_MS;
+        const char *env = getenv("AGORA_LOCK_TIMEOUT_MS");
+        if (env != NULL && *env) {
+                char *end;
+                errno = 0;
+                unsigned long ms = strtoul(env, &end, 10);
+                if (errno == 0 && *end == '\0' && ms <= 24ul * 3600 * 1000)
+                        r->lock_timeout_ms = (unsigned)ms;
+        }
+        *ret = r;
+        return 0;
+}
+
+void registry_free(registry *r)
+{
+        if (r == NULL)
+                return;
+        git_repository_free(r->repo);
+        free(r->path);
+        free(r->name);
+        free(r->email);
+        free(r->keyid);
+        free(r->blobs);
+        free(r);
+}
+
+const char *registry_path(const registry *r)
+{
+        return r->path;
+}
+
+/* Identity strings go into commit headers and messages: a newline would let
+ * them forge extra headers or trailers. */
+static int identity_field(const char *what, const char *s, char **slot, agora_error_t *err)
+{
+        char *copy = NULL;
+
+        if (s != NULL) {
+                if (strpbrk(s, "\n\r<>") != NULL)
+                        return agora_error_set(err, AGORA_ERR_USAGE,
+                                               "operator %s '%s': must not contain newlines or <>", what, s);
+                copy = strdup(s);
+                if (copy == NULL)
+                        return agora_error_set_errno(err, ENOMEM, "operator %s", what);
+        }
+        free(*slot);
+        *slot = copy;
+        return 0;
+}
+
+int registry_set_identity(registry *r, const char *name, const char *email, const char *keyid, agora_error_t *err)
+{
+        if (identity_field("name", name, &r->name, err) < 0 || identity_field("email", email, &r->email, err) < 0 ||
+            identity_field("key id", keyid, &r->keyid, err) < 0)
+                return -1;
+        return 0;
+}
+
+void registry_set_lock_timeout(registry *r, unsigned milliseconds)
+{
+        r->lock_timeout_ms = milliseconds;
+}
+
+int registry_blobmap_add(registry *r, const agora_hash *h, const git_oid *oid, agora_error_t *err)
+{
+        if (registry_blobmap_find(r, h) != NULL)
+                return 0;
+        if (r->n_blobs == r->cap_blobs) {
+                size_t cap = r->cap_blobs ? 2 * r->cap_blobs : 8;
+                registry_blob_ref *b = reallocarray(r->blobs, cap, sizeof(*b));
+                if (b == NULL)
+                        return agora_error_set_errno(err, ENOMEM, "blob map");
+                r->blobs = b;
+                r->cap_blobs = cap;
+        }
+        r->blobs[r->n_blobs].sha256 = *h;
+        git_oid_cpy(&r->blobs[r->n_blobs].oid, oid);
+        r->n_blobs++;
+        return 0;
+}
+
+const git_oid *registry_blobmap_find(const registry *r, const agora_hash *h)
+{
+        for (size_t i = 0; i < r->n_blobs; i++)
+                if (agora_hash_equal(&r->blobs[i].sha256, h))
+                        return &r->blobs[i].oid;
+        return NULL;
+}

@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `agora verify`: re-hash every blob and re-check every definition of one
+ * commit, and name everything in the tree agora did not put there. A
+ * registry is a git repository anyone with write access can edit with stock
+ * git; this is how an operator finds out whether someone did.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/name.h"
+#include "registry/objects.h"
+#include "registry/registry-internal.h"
+
+typedef struct verify_state {
+        registry_view *v;
+        registry_report_fn report;
+        void *ctx;
+        int problems;
+} verify_state;
+
+static void problem(verify_state *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(verify_state *s, const char *fmt, ...)
+{
+        _cleanup_free_ char *line = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&line, fmt, ap) < 0)
+                line = NULL;
+        va_end(ap);
+        /* One line per problem: a hostile file name must not forge another. */
+        for (char *p = line; p && *p; p++)
+                if (*p == '\n' || *p == '\r')
+                        *p = ' ';
+        s->problems++;
+        if (s->report != NULL)
+                s->report(s->ctx, line ? line : "problem (out of memory describing it)");
+}
+
+static void problem_err(verify_state *s, agora_error_t *e)
+{
+        problem(s, "%s", agora_error_message(*e));
+        agora_error_release(e);
+}
+
+static bool is_hex64(const char *s)
+{
+        size_t n = 0;
+
+        for (; s[n]; n++)
+                if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+                        return false;
+        return n == AGORA_HASH_HEX_LEN;
+}
+
+/* A subtree of the head tree, NULL (and no problem) if absent. */
+static git_tree *subtree(verify_state *s, const char *path)
+{
+        _cleanup_git_(git_tree_entry) git_tree_entry *e = NULL;
+        git_tree *t = NULL;
+
+        if (git_tree_entry_bypath(&e, s->v->tree, path) < 0)
+                return NULL;
+        if (git_tree_entry_type(e) != GIT_OBJECT_TREE) {
+                problem(s, "'%s': should be a folder", path);
+                return NULL;
+        }
+        if (git_tree_lookup(&t, s->v->r->repo, git_tree_entry_id(e)) < 0) {
+                problem(s, "'%s': cannot read tree %s", path, git_oid_tostr_s(git_tree_entry_id(e)));
+                return NULL;
+        }
+        return t;
+}
+
+static void verify_blobs(verify_state *s)
+{
+        _cleanup_git_(git_tree) git_tree *blobs = subtree(s, REGISTRY_BLOB_DIR);
+
+        for (size_t i = 0; blobs && i < git_tree_entrycount(blobs); i++) {
+                const git_tree_entry *e = git_tree_entry_byindex(blobs, i);
+                const char *fn = git_tree_entry_name(e);
+                _cleanup_free_ char *buf = NULL;
+                _cleanup_error_ agora_error_t e2 = NULL;
+                char got[AGORA_HASH_STR_LEN + 1];
+                size_t len = 0;
+                agora_hash h;
+
+                if (!is_hex64(fn) || git_tree_entry_type(e) != GIT_OBJECT_BLOB) {
+                        problem(s, "unexpected path '" REGISTRY_BLOB_DIR "/%s' in the registry tree", fn);
+                        continue;
+                }
+                if (registry_blob_read(s->v->r->repo, git_tree_entry_id(e), SIZE_MAX - 1, &buf, &len, &e2) < 0) {
+                        problem(s, "blob sha256:%s: %s", fn, agora_error_message(e2));
+                        continue;
+                }
+                agora_hash_buffer(buf, len, &h);
+                agora_hash_format(&h, got);
+                if (strcmp(got + strlen(AGORA_HASH_PREFIX), fn) != 0)
+                        problem(s, "blob sha256:%s: content hashes to %s", fn, got);
+        }
+        /* blobs/ may hold only sha256/. */
+        _cleanup_git_(git_tree) git_tree *top = subtree(s, "blobs");
+        for (size_t i = 0; top && i < git_tree_entrycount(top); i++) {
+                const char *fn = git_tree_entry_name(git_tree_entry_byindex(top, i));
+                if (strcmp(fn, "sha256") != 0)
+                        problem(s, "unexpected path 'blobs/%s' in the registry tree", fn);
+        }
+}
+
+static bool blob_present(verify_state *s, const agora_hash *h)
+{
+        _cleanup_git_(git_tree_entry) git_tree_entry *e = NULL;
+        char hex[AGORA_HASH_HEX_LEN + 1], path[sizeof(REGISTRY_BLOB_DIR) + AGORA_HASH_HEX_LEN + 1];
+
+        agora_hash_hex(h, hex);
+        snprintf(path, sizeof(path), REGISTRY_BLOB_DIR "/%s", hex);
+        return git_tree_entry_bypath(&e, s->v->tree, path) == 0 && git_tree_entry_type(e) == GIT_OBJECT_BLOB;
+}
+
+static bool definition_present(verify_state *s, registry_kind k, const char *name)
+{
+        _cleanup_git_(git_tree_entry) git_tree_entry *e = NULL;
+        _cleanup_free_ char *path = NULL;
+
+        if (asprintf(&path, "%s/%s.json", registry_kind_dir(k), name) < 0)
+                return false;
+        return git_tree_entry_bypath(&e, s->v->tree, path) == 0;
+}
+
+/* Cross-references of one parsed definition: what it names must exist. */
+static void verify_refs(verify_state *s, registry_kind k, const char *name, const json_t *def)
+{
+        _cleanup_error_ agora_error_t e = NULL;
+        json_t *c;
+        size_t i;
+
+        if (k == REGISTRY_CAPABILITY) {
+                agora_hash h;
+                char full[AGORA_HASH_STR_LEN + 1];
+                if (objects_capability_hash(def, &h, &e) < 0) {
+                        problem_err(s, &e);
+                        return;
+                }
+                agora_hash_format(&h, full);
+                if (!blob_present(s, &h))
+                        problem(s, "capability '%s': blob %s: not in the registry", name, full);
+        } else if (k == REGISTRY_SUBAGENT) {
+                json_array_foreach(json_object_get(def, "capabilities"), i, c)
+                {
+                        if (!definition_present(s, REGISTRY_CAPABILITY, json_string_value(c)))
+                                problem(s, "subagent '%s': capability '%s': not registered", name,
+                                        json_string_value(c));
+                }
+        }
+}
+
+/* Every definition of kind K; the tarball hashes of capabilities are added
+ * to USED (room for one per entry of capabilities/). */
+static void verify_kind(verify_state *s, registry_kind k, agora_hash *used, size_t *n_used)
+{
+        const char *dir = registry_kind_dir(k);
+        _cleanup_git_(git_tree) git_tree *t = subtree(s, dir);
+
+        for (size_t i = 0; t && i < git_tree_entrycount(t); i++) {
+                const git_tree_entry *ent = git_tree_entry_byindex(t, i);
+                const char *fn = git_tree_entry_name(ent);
+                size_t len = strlen(fn);
+                _cleanup_free_ char *name = NULL, *buf = NULL;
+                _cleanup_json_ json_t *def = NULL;
+                _cleanup_error_ agora_error_t e = NULL;
+                size_t blen = 0;
+
+                if (len <= 5 || strcmp(fn + len - 5, ".json") != 0 || git_tree_entry_type(ent) != GIT_OBJECT_BLOB ||
+                    (name = strndup(fn, len - 5)) == NULL || agora_name_check(registry_kind_name(k), name, &e) < 0) {
+                        problem(s, "unexpected path '%s/%s' in the registry tree", dir, fn);
+                        continue;
+                }
+                if (registry_blob_read(s->v->r->repo, git_tree_entry_id(ent), REGISTRY_DEF_MAX, &buf, &blen, &e) < 0) {
+                        problem(s, "%s '%s': %s", registry_kind_name(k), name, agora_error_message(e));
+                        continue;
+                }
+                if (registry_def_parse(k, name, buf, blen, &def, &e) < 0) {
+                        problem_err(s, &e);
+                        continue;
+                }
+                verify_refs(s, k, name, def);
+                if (k == REGISTRY_CAPABILITY && objects_capability_hash(def, &used[*n_used], &e) == 0)
+                        (*n_used)++;
+        }
+}
+
+/* Blobs the tree carries that no capability names: agora drops those on
+ * every commit, so one here was put there by someone else. */
+static void verify_unreferenced(verify_state *s, const agora_hash *used, size_t n_used)
+{
+        _cleanup_git_(git_tree) git_tree *blobs = subtree(s, REGISTRY_BLOB_DIR);
+
+        for (size_t i = 0; blobs && i < git_tree_entrycount(blobs); i++) {
+                const char *fn = git_tree_entry_name(git_tree_entry_byindex(blobs, i));
+                bool found = false;
+                if (!is_hex64(fn))
+                        continue; /* already reported */
+                for (size_t u = 0; u < n_used && !found; u++) {
+                        char hex[AGORA_HASH_HEX_LEN + 1];
+                        agora_hash_hex(&used[u], hex);
+                        found = strcmp(hex, fn) == 0;
+                }
+                if (!found)
+                        problem(s, "blob sha256:%s: not used by any capability", fn);
+        }
+}
+
+int registry_view_verify(registry_view *v, registry_report_fn report, void *ctx, agora_error_t *err)
+{
+        verify_state s = {v, report, ctx, 0};
+        _cleanup_free_ agora_hash *used = NULL;
+        _cleanup_free_ char *marker = NULL;
+        size_t n_used = 0, marker_len = 0, n_caps = 0;
+        _cleanup_error_ agora_error_t e = NULL;
+        _cleanup_git_(git_tree) git_tree *caps = subtree(&s, "capabilities");
+
+        n_caps = caps ? git_tree_entrycount(caps) : 0;
+        used = calloc(n_caps + 1, sizeof(*used));
+        if (used == NULL)
+                return agora_error_set_errno(err, ENOMEM, "registry '%s': verify", v->r->path);
+
+        for (size_t i = 0; i < git_tree_entrycount(v->tree); i++) {
+                const char *fn = git_tree_entry_name(git_tree_entry_byindex(v->tree, i));
+                if (strcmp(fn, REGISTRY_MARKER) != 0 && strcmp(fn, "blobs") != 0 && strcmp(fn, "capabilities") != 0 &&
+                    strcmp(fn, "subagents") != 0 && strcmp(fn, "envs") != 0)
+                        problem(&s, "unexpected path '%s' in the registry tree", fn);
+        }
+        if (registry_tree_read(v->r->repo, v->tree, REGISTRY_MARKER, 4096, &marker, &marker_len, NULL, &e) < 0 ||
+            marker_len != strlen(REGISTRY_MARKER_JSON) || memcmp(marker, REGISTRY_MARKER_JSON, marker_len) != 0)
+                problem(&s, "'%s': missing or not %s", REGISTRY_MARKER, REGISTRY_MARKER_JSON);
+
+        verify_blobs(&s);
+        for (unsigned k = 0; k < REGISTRY_KIND_COUNT; k++)
+                verify_kind(&s, (registry_kind)k, used, &n_used);
+        verify_unreferenced(&s, used, n_used);
+        return s.problems;
+}
