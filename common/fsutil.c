@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "common/fsutil.h"
 
+#include <ftw.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -247,27 +249,26 @@ static bool append_tail(char *out, size_t outsz, const char *tail)
         return true;
 }
 
-bool fs_path_is_within(const char *dir, const char *path)
+/* Resolve PATH into OUT as the kernel will once its missing tail is
+ * created: the longest existing prefix through realpath(3), the rest
+ * appended as it is. False when that cannot be known. */
+static bool resolve_prospective(const char *path, char out[PATH_MAX])
 {
-        char rdir[PATH_MAX], rpath[PATH_MAX];
         _cleanup_free_ char *cur = NULL;
         const char *tail = "";
         struct stat st;
-        size_t n;
 
-        if (realpath(dir, rdir) == NULL)
-                return false;
         cur = strdup(path);
         if (cur == NULL || *cur == '\0')
                 return false;
         /* Walk up until a prefix exists; everything below it is created later
          * and can hold no symlink yet. */
-        while (realpath(cur, rpath) == NULL) {
+        while (realpath(cur, out) == NULL) {
                 char *slash;
                 if (errno != ENOENT)
                         return false;
                 /* A dangling symlink: writing through it would follow it to
-                 * wherever it points, so it cannot count as inside. */
+                 * wherever it points, so where it lands cannot be known. */
                 if (lstat(cur, &st) == 0)
                         return false;
                 slash = strrchr(cur, '/');
@@ -285,10 +286,37 @@ bool fs_path_is_within(const char *dir, const char *path)
                 else
                         *slash = '\0';
         }
-        if (!append_tail(rpath, sizeof(rpath), tail))
+        return append_tail(out, PATH_MAX, tail);
+}
+
+bool fs_path_is_within(const char *dir, const char *path)
+{
+        char rdir[PATH_MAX], rpath[PATH_MAX];
+        size_t n;
+
+        if (!resolve_prospective(dir, rdir) || !resolve_prospective(path, rpath))
                 return false;
         n = strlen(rdir);
         if (n == 1 && rdir[0] == '/')
                 return true;
         return strncmp(rpath, rdir, n) == 0 && (rpath[n] == '\0' || rpath[n] == '/');
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        (void)st;
+        (void)ftw;
+        /* FTW_DEPTH visits children first, so directories are empty by then. */
+        return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int fs_remove_tree(const char *path, agora_error_t *err)
+{
+        struct stat st;
+
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT ? 0 : agora_error_set_errno(err, errno, "'%s'", path);
+        if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
+                return agora_error_set_errno(err, errno, "'%s': cannot remove", path);
+        return 0;
 }

@@ -21,6 +21,10 @@ int fs_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, 
 /* mkdir -p; existing directories are fine. */
 int fs_mkdir_p(const char *path, mode_t mode, agora_error_t *err);
 
-/* True when PATH (which may not exist yet) lies inside directory DIR, after
+/* rm -rf PATH without following symlinks; a missing PATH is fine. For
+ * undoing what this process itself just created. */
+int fs_remove_tree(const char *path, agora_error_t *err);
+
+/* True when PATH lies inside directory DIR (either may not exist yet), after
  * resolving symlinks of the parts that exist. */
 bool fs_path_is_within(const char *dir, const char *path);

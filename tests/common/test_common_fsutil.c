@@ -256,6 +256,21 @@ static void test_within_plain_and_nonexistent(void **state)
         assert_false(fs_path_is_within(*state, "/etc/passwd"));
 }
 
+static void test_within_dir_not_yet_created(void **state)
+{
+        _cleanup_free_ char *dir = path_in(state, "reg/to/be");
+        _cleanup_free_ char *inside = path_in(state, "reg/to/be/keys/op.key");
+        _cleanup_free_ char *beside = path_in(state, "reg/to/keys/op.key");
+        _cleanup_free_ char *l = path_in(state, "alias");
+
+        assert_true(fs_path_is_within(dir, inside));
+        assert_false(fs_path_is_within(dir, beside));
+        /* The same registry reached through a symlink to its existing parent. */
+        assert_int_equal(symlink(*state, l), 0);
+        _cleanup_free_ char *via = path_in(state, "alias/reg/to/be/op.key");
+        assert_true(fs_path_is_within(dir, via));
+}
+
 static void test_within_rejects_dotdot_escape(void **state)
 {
         _cleanup_free_ char *esc = path_in(state, "../outside");
@@ -321,6 +336,7 @@ int main(void)
                 T(test_mkdir_p_creates_nested_and_accepts_existing),
                 T(test_mkdir_p_fails_on_file_in_the_way),
                 T(test_within_plain_and_nonexistent),
+                T(test_within_dir_not_yet_created),
                 T(test_within_rejects_dotdot_escape),
                 T(test_within_rejects_prefix_sibling),
                 T(test_within_follows_symlink_out),
