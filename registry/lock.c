@@ -51,9 +51,9 @@ int registry_lock_acquire(registry *r, int *ret_fd, agora_error_t *err)
                 if (errno != EWOULDBLOCK && errno != EINTR)
                         return agora_error_set_errno(err, errno, "registry '%s': cannot lock '%s'", r->path, path);
                 if (now_ms() >= deadline)
-                        return agora_error_set(err, AGORA_ERR_BUSY,
-                                               "registry '%s': busy: another agora command is changing it; try again",
-                                               r->path);
+                        return agora_error_set(
+                                err, AGORA_ERR_BUSY,
+                                "registry busy: '%s' is being changed by another agora command; try again", r->path);
                 struct timespec pause = {0, LOCK_POLL_NS};
                 nanosleep(&pause, NULL);
         }

@@ -57,11 +57,11 @@ struct registry_txn {
 };
 
 /* libgit2 handle cleanups, in the style of common/cleanup.h. */
-#define DEFINE_GIT_CLEANUP(type, fn)                                                                                   \
-        static inline void cleanup_##type##p(type **p)                                                                 \
-        {                                                                                                              \
-                if (*p != NULL)                                                                                        \
-                        fn(*p);                                                                                        \
+#define DEFINE_GIT_CLEANUP(type, fn)                   \
+        static inline void cleanup_##type##p(type **p) \
+        {                                              \
+                if (*p != NULL)                        \
+                        fn(*p);                        \
         }
 DEFINE_GIT_CLEANUP(git_repository, git_repository_free)
 DEFINE_GIT_CLEANUP(git_tree, git_tree_free)

@@ -44,9 +44,14 @@ int registry_kind_parse(const char *s, registry_kind *ret, agora_error_t *err);
 int registry_global_init(agora_error_t *err);
 void registry_global_shutdown(void);
 
-/* Create a new registry at PATH (created if missing; must be empty if it
- * exists) with its first commit. */
+/* Create a new registry at PATH (created, with its parents, if missing; must
+ * be an empty directory if it exists) with its first commit. The registry is
+ * built beside PATH and renamed into place: it appears whole or not at all. */
 int registry_init(const char *path, const char *author_name, const char *author_email, agora_error_t *err);
+
+/* Fail as registry_init would on PATH, without creating anything: lets a
+ * caller refuse before doing work of its own. */
+int registry_init_check(const char *path, agora_error_t *err);
 
 /* Open an existing registry; fails, naming PATH, if it is not one. */
 int registry_open(const char *path, registry **ret, agora_error_t *err);
@@ -87,11 +92,13 @@ int registry_view_blob(registry_view *v, const agora_hash *h, const char *what, 
                        agora_error_t *err);
 
 /* Every object at this commit re-hashed and every definition re-checked.
- * Each problem found is passed to REPORT as one line naming the object;
- * returns the number of problems (0 when clean), or -1 if verification could
- * not run at all. */
+ * Each problem found is passed to REPORT as one line naming the object (a
+ * bad tarball by the capabilities that use it); *RET_CHECKED (may be NULL)
+ * counts the objects read. Returns the number of problems (0 when clean), or
+ * -1 if verification could not run at all. */
 typedef void (*registry_report_fn)(void *ctx, const char *line);
-int registry_view_verify(registry_view *v, registry_report_fn report, void *ctx, agora_error_t *err);
+int registry_view_verify(registry_view *v, registry_report_fn report, void *ctx, size_t *ret_checked,
+                         agora_error_t *err);
 
 /* A mutation. registry_begin takes the registry lock and reads the current
  * head; put/remove stage changes; commit writes one commit (or none, if the

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fsutil.h"
 #include "registry/registry-internal.h"
 
 #define FALLBACK_NAME "agora operator"
@@ -118,19 +119,20 @@ int registry_signatures(git_repository *repo, const char *name, const char *emai
 
 /* Refuse to turn a directory holding anything into a registry: an operator
  * who mistypes a path must not get their home directory initialised. */
-static int dir_prepare(const char *path, agora_error_t *err)
+int registry_init_check(const char *path, agora_error_t *err)
 {
         DIR *d;
         struct dirent *de;
         bool empty = true;
 
-        if (mkdir(path, 0755) == 0)
-                return 0;
-        if (errno != EEXIST)
-                return agora_error_set_errno(err, errno, "'%s': cannot create directory", path);
         d = opendir(path);
-        if (d == NULL)
+        if (d == NULL) {
+                if (errno == ENOENT)
+                        return 0;
+                if (errno == ENOTDIR)
+                        return agora_error_set(err, AGORA_ERR_EXISTS, "'%s': exists and is not a directory", path);
                 return agora_error_set_errno(err, errno, "'%s': cannot open directory", path);
+        }
         while ((de = readdir(d)) != NULL)
                 if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
                         empty = false;
@@ -143,7 +145,8 @@ static int dir_prepare(const char *path, agora_error_t *err)
         return 0;
 }
 
-int registry_init(const char *path, const char *author_name, const char *author_email, agora_error_t *err)
+static int write_first_commit(const char *dir, const char *path, const char *author_name, const char *author_email,
+                              agora_error_t *err)
 {
         git_repository_init_options opts;
         _cleanup_git_(git_repository) git_repository *repo = NULL;
@@ -152,15 +155,13 @@ int registry_init(const char *path, const char *author_name, const char *author_
         _cleanup_git_(git_signature) git_signature *author = NULL, *committer = NULL;
         git_oid blob, tree_oid, commit;
 
-        if (dir_prepare(path, err) < 0)
-                return -1;
         if (git_repository_init_options_init(&opts, GIT_REPOSITORY_INIT_OPTIONS_VERSION) < 0)
                 return registry_git_error(err, -1, "'%s': cannot create registry", path);
         /* Bare: there is no work tree that could drift from what is committed. */
-        opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
+        opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_NO_REINIT;
         opts.initial_head = "main";
         opts.description = "agora registry";
-        if (git_repository_init_ext(&repo, path, &opts) < 0)
+        if (git_repository_init_ext(&repo, dir, &opts) < 0)
                 return registry_git_error(err, -1, "'%s': cannot create registry", path);
         if (git_blob_create_from_buffer(&blob, repo, REGISTRY_MARKER_JSON, strlen(REGISTRY_MARKER_JSON)) < 0 ||
             git_treebuilder_new(&tb, repo, NULL) < 0 ||
@@ -171,6 +172,55 @@ int registry_init(const char *path, const char *author_name, const char *author_
                 return agora_error_wrap(err, "'%s'", path);
         if (git_commit_create(&commit, repo, "HEAD", author, committer, NULL, "init registry\n", tree, 0, NULL) < 0)
                 return registry_git_error(err, -1, "'%s': cannot write first commit", path);
+        return 0;
+}
+
+int registry_init(const char *path, const char *author_name, const char *author_email, agora_error_t *err)
+{
+        _cleanup_free_ char *copy = NULL, *tmp = NULL;
+        _cleanup_error_ agora_error_t ignored = NULL;
+        const char *parent, *base;
+        char *slash;
+
+        if (registry_init_check(path, err) < 0)
+                return -1;
+        copy = strdup(path);
+        if (copy == NULL)
+                return agora_error_set_errno(err, ENOMEM, "'%s'", path);
+        while (strlen(copy) > 1 && copy[strlen(copy) - 1] == '/')
+                copy[strlen(copy) - 1] = '\0';
+        slash = strrchr(copy, '/');
+        if (slash == NULL) {
+                parent = ".";
+                base = copy;
+        } else {
+                *slash = '\0';
+                parent = slash == copy ? "/" : copy;
+                base = slash + 1;
+        }
+        if (fs_mkdir_p(parent, 0755, err) < 0)
+                return agora_error_wrap(err, "'%s'", path);
+        if (asprintf(&tmp, "%s/.%s.init-XXXXXX", parent, base) < 0) {
+                tmp = NULL;
+                return agora_error_set_errno(err, ENOMEM, "'%s'", path);
+        }
+        if (mkdtemp(tmp) == NULL)
+                return agora_error_set_errno(err, errno, "'%s': cannot create directory", path);
+        /* Built aside and renamed into place: rename(2) replaces an empty
+         * directory atomically and refuses a non-empty one, so a crash or a
+         * full disk leaves no half registry at PATH. */
+        if (write_first_commit(tmp, path, author_name, author_email, err) < 0) {
+                fs_remove_tree(tmp, &ignored);
+                return -1;
+        }
+        if (chmod(tmp, 0755) < 0 || rename(tmp, path) < 0) {
+                int saved = errno;
+                fs_remove_tree(tmp, &ignored);
+                if (saved == ENOTEMPTY || saved == EEXIST)
+                        return agora_error_set(err, AGORA_ERR_EXISTS,
+                                               "'%s': not empty, refusing to create a registry there", path);
+                return agora_error_set_errno(err, saved, "'%s': cannot move the new registry into place", path);
+        }
         return 0;
 }
 

@@ -324,7 +324,7 @@ int registry_txn_commit(registry_txn *t, const char *message, int *ret_changed, 
         rc = git_reference_create_matching(&ref, r->repo, t->refname, &commit, 1, &t->head, "agora commit");
         if (rc == GIT_EMODIFIED || rc == GIT_ELOCKED)
                 return agora_error_set(err, AGORA_ERR_BUSY,
-                                       "registry '%s': busy: '%s' moved while this command was changing it; try again",
+                                       "registry busy: '%s': '%s' moved while this command was changing it; try again",
                                        r->path, t->refname);
         if (rc < 0)
                 return registry_git_error(err, rc, "registry '%s': cannot update '%s'", r->path, t->refname);

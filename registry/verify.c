@@ -16,11 +16,20 @@
 #include "registry/objects.h"
 #include "registry/registry-internal.h"
 
+/* A tarball hash and the capability that points at it. */
+typedef struct blob_use {
+        agora_hash hash;
+        char *capability;
+} blob_use;
+
 typedef struct verify_state {
         registry_view *v;
         registry_report_fn report;
         void *ctx;
         int problems;
+        size_t checked; /* objects read and checked */
+        blob_use *uses; /* one per readable capability definition */
+        size_t n_uses;
 } verify_state;
 
 static void problem(verify_state *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -77,41 +86,6 @@ static git_tree *subtree(verify_state *s, const char *path)
         return t;
 }
 
-static void verify_blobs(verify_state *s)
-{
-        _cleanup_git_(git_tree) git_tree *blobs = subtree(s, REGISTRY_BLOB_DIR);
-
-        for (size_t i = 0; blobs && i < git_tree_entrycount(blobs); i++) {
-                const git_tree_entry *e = git_tree_entry_byindex(blobs, i);
-                const char *fn = git_tree_entry_name(e);
-                _cleanup_free_ char *buf = NULL;
-                _cleanup_error_ agora_error_t e2 = NULL;
-                char got[AGORA_HASH_STR_LEN + 1];
-                size_t len = 0;
-                agora_hash h;
-
-                if (!is_hex64(fn) || git_tree_entry_type(e) != GIT_OBJECT_BLOB) {
-                        problem(s, "unexpected path '" REGISTRY_BLOB_DIR "/%s' in the registry tree", fn);
-                        continue;
-                }
-                if (registry_blob_read(s->v->r->repo, git_tree_entry_id(e), SIZE_MAX - 1, &buf, &len, &e2) < 0) {
-                        problem(s, "blob sha256:%s: %s", fn, agora_error_message(e2));
-                        continue;
-                }
-                agora_hash_buffer(buf, len, &h);
-                agora_hash_format(&h, got);
-                if (strcmp(got + strlen(AGORA_HASH_PREFIX), fn) != 0)
-                        problem(s, "blob sha256:%s: content hashes to %s", fn, got);
-        }
-        /* blobs/ may hold only sha256/. */
-        _cleanup_git_(git_tree) git_tree *top = subtree(s, "blobs");
-        for (size_t i = 0; top && i < git_tree_entrycount(top); i++) {
-                const char *fn = git_tree_entry_name(git_tree_entry_byindex(top, i));
-                if (strcmp(fn, "sha256") != 0)
-                        problem(s, "unexpected path 'blobs/%s' in the registry tree", fn);
-        }
-}
-
 static bool blob_present(verify_state *s, const agora_hash *h)
 {
         _cleanup_git_(git_tree_entry) git_tree_entry *e = NULL;
@@ -159,9 +133,9 @@ static void verify_refs(verify_state *s, registry_kind k, const char *name, cons
         }
 }
 
-/* Every definition of kind K; the tarball hashes of capabilities are added
- * to USED (room for one per entry of capabilities/). */
-static void verify_kind(verify_state *s, registry_kind k, agora_hash *used, size_t *n_used)
+/* Every definition of kind K; capabilities' tarball hashes are recorded in
+ * s->uses (room for one per entry of capabilities/). */
+static void verify_kind(verify_state *s, registry_kind k)
 {
         const char *dir = registry_kind_dir(k);
         _cleanup_git_(git_tree) git_tree *t = subtree(s, dir);
@@ -180,6 +154,7 @@ static void verify_kind(verify_state *s, registry_kind k, agora_hash *used, size
                         problem(s, "unexpected path '%s/%s' in the registry tree", dir, fn);
                         continue;
                 }
+                s->checked++;
                 if (registry_blob_read(s->v->r->repo, git_tree_entry_id(ent), REGISTRY_DEF_MAX, &buf, &blen, &e) < 0) {
                         problem(s, "%s '%s': %s", registry_kind_name(k), name, agora_error_message(e));
                         continue;
@@ -189,44 +164,102 @@ static void verify_kind(verify_state *s, registry_kind k, agora_hash *used, size
                         continue;
                 }
                 verify_refs(s, k, name, def);
-                if (k == REGISTRY_CAPABILITY && objects_capability_hash(def, &used[*n_used], &e) == 0)
-                        (*n_used)++;
+                if (k == REGISTRY_CAPABILITY && objects_capability_hash(def, &s->uses[s->n_uses].hash, &e) == 0)
+                        s->uses[s->n_uses++].capability = take_ptr(name);
         }
 }
 
-/* Blobs the tree carries that no capability names: agora drops those on
- * every commit, so one here was put there by someone else. */
-static void verify_unreferenced(verify_state *s, const agora_hash *used, size_t n_used)
+/* "capability 'a', 'b'" for the capabilities using the tarball named HEX,
+ * so a bad tarball is reported by the names an operator knows; NULL if none. */
+static char *users_of(const verify_state *s, const char *hex)
+{
+        char *out = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&out, &len);
+        bool any = false;
+
+        if (f == NULL)
+                return NULL;
+        for (size_t u = 0; u < s->n_uses; u++) {
+                char h[AGORA_HASH_HEX_LEN + 1];
+                agora_hash_hex(&s->uses[u].hash, h);
+                if (strcmp(h, hex) != 0)
+                        continue;
+                fprintf(f, "%s'%s'", any ? ", " : "capability ", s->uses[u].capability);
+                any = true;
+        }
+        fclose(f);
+        if (!any) {
+                free(out);
+                return NULL;
+        }
+        return out;
+}
+
+/* Runs after the definitions, so that each problem can name the
+ * capabilities using the tarball. */
+static void verify_blobs(verify_state *s)
 {
         _cleanup_git_(git_tree) git_tree *blobs = subtree(s, REGISTRY_BLOB_DIR);
 
         for (size_t i = 0; blobs && i < git_tree_entrycount(blobs); i++) {
-                const char *fn = git_tree_entry_name(git_tree_entry_byindex(blobs, i));
-                bool found = false;
-                if (!is_hex64(fn))
-                        continue; /* already reported */
-                for (size_t u = 0; u < n_used && !found; u++) {
-                        char hex[AGORA_HASH_HEX_LEN + 1];
-                        agora_hash_hex(&used[u], hex);
-                        found = strcmp(hex, fn) == 0;
+                const git_tree_entry *e = git_tree_entry_byindex(blobs, i);
+                const char *fn = git_tree_entry_name(e);
+                _cleanup_free_ char *buf = NULL, *users = NULL;
+                _cleanup_error_ agora_error_t e2 = NULL;
+                char got[AGORA_HASH_STR_LEN + 1];
+                size_t len = 0;
+                agora_hash h;
+
+                if (!is_hex64(fn) || git_tree_entry_type(e) != GIT_OBJECT_BLOB) {
+                        problem(s, "unexpected path '" REGISTRY_BLOB_DIR "/%s' in the registry tree", fn);
+                        continue;
                 }
-                if (!found)
+                users = users_of(s, fn);
+                /* agora drops unused tarballs on every commit, so one here was
+                 * put there by someone else. */
+                if (users == NULL)
                         problem(s, "blob sha256:%s: not used by any capability", fn);
+                s->checked++;
+                if (registry_blob_read(s->v->r->repo, git_tree_entry_id(e), SIZE_MAX - 1, &buf, &len, &e2) < 0) {
+                        problem(s, "%s%sblob sha256:%s: %s", users ? users : "", users ? ": " : "", fn,
+                                agora_error_message(e2));
+                        continue;
+                }
+                agora_hash_buffer(buf, len, &h);
+                agora_hash_format(&h, got);
+                if (strcmp(got + strlen(AGORA_HASH_PREFIX), fn) != 0)
+                        problem(s, "%s%sblob sha256:%s: content hashes to %s", users ? users : "", users ? ": " : "",
+                                fn, got);
+        }
+        /* blobs/ may hold only sha256/. */
+        _cleanup_git_(git_tree) git_tree *top = subtree(s, "blobs");
+        for (size_t i = 0; top && i < git_tree_entrycount(top); i++) {
+                const char *fn = git_tree_entry_name(git_tree_entry_byindex(top, i));
+                if (strcmp(fn, "sha256") != 0)
+                        problem(s, "unexpected path 'blobs/%s' in the registry tree", fn);
         }
 }
 
-int registry_view_verify(registry_view *v, registry_report_fn report, void *ctx, agora_error_t *err)
+static void uses_free(verify_state *s)
 {
-        verify_state s = {v, report, ctx, 0};
-        _cleanup_free_ agora_hash *used = NULL;
+        for (size_t u = 0; u < s->n_uses; u++)
+                free(s->uses[u].capability);
+        free(s->uses);
+}
+
+int registry_view_verify(registry_view *v, registry_report_fn report, void *ctx, size_t *ret_checked,
+                         agora_error_t *err)
+{
+        _cleanup_(uses_free) verify_state s = {v, report, ctx, 0, 0, NULL, 0};
         _cleanup_free_ char *marker = NULL;
-        size_t n_used = 0, marker_len = 0, n_caps = 0;
+        size_t marker_len = 0, n_caps = 0;
         _cleanup_error_ agora_error_t e = NULL;
         _cleanup_git_(git_tree) git_tree *caps = subtree(&s, "capabilities");
 
         n_caps = caps ? git_tree_entrycount(caps) : 0;
-        used = calloc(n_caps + 1, sizeof(*used));
-        if (used == NULL)
+        s.uses = calloc(n_caps + 1, sizeof(*s.uses));
+        if (s.uses == NULL)
                 return agora_error_set_errno(err, ENOMEM, "registry '%s': verify", v->r->path);
 
         for (size_t i = 0; i < git_tree_entrycount(v->tree); i++) {
@@ -235,13 +268,15 @@ int registry_view_verify(registry_view *v, registry_report_fn report, void *ctx,
                     strcmp(fn, "subagents") != 0 && strcmp(fn, "envs") != 0)
                         problem(&s, "unexpected path '%s' in the registry tree", fn);
         }
+        s.checked++;
         if (registry_tree_read(v->r->repo, v->tree, REGISTRY_MARKER, 4096, &marker, &marker_len, NULL, &e) < 0 ||
             marker_len != strlen(REGISTRY_MARKER_JSON) || memcmp(marker, REGISTRY_MARKER_JSON, marker_len) != 0)
                 problem(&s, "'%s': missing or not %s", REGISTRY_MARKER, REGISTRY_MARKER_JSON);
 
-        verify_blobs(&s);
         for (unsigned k = 0; k < REGISTRY_KIND_COUNT; k++)
-                verify_kind(&s, (registry_kind)k, used, &n_used);
-        verify_unreferenced(&s, used, n_used);
+                verify_kind(&s, (registry_kind)k);
+        verify_blobs(&s);
+        if (ret_checked != NULL)
+                *ret_checked = s.checked;
         return s.problems;
 }

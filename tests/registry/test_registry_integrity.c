@@ -6,8 +6,8 @@
 /* sha256 of "hello\n" and of "evil\n", from sha256sum. */
 #define HELLO_SHA256 "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
 #define EVIL_SHA256 "886b67480dbe73b406ad83a1dd6d9596f93089d90c220ccfc91944c95f1c68c4"
-#define SWAP_BLOB                                                                                                      \
-        "o=$(printf 'evil\\n' | git hash-object -w --stdin) && "                                                       \
+#define SWAP_BLOB                                                \
+        "o=$(printf 'evil\\n' | git hash-object -w --stdin) && " \
         "git update-index --cacheinfo 100644,$o,blobs/sha256/" HELLO_SHA256
 
 typedef struct lines {
@@ -49,7 +49,7 @@ static int verify_head(fixture *f, lines *l)
         int n;
 
         assert_int_equal(registry_view_open(f->r, NULL, &v, &err), 0);
-        n = registry_view_verify(v, collect, l, &err);
+        n = registry_view_verify(v, collect, l, NULL, &err);
         registry_view_free(v);
         return n;
 }
@@ -72,7 +72,8 @@ static void verify_reports_swapped_blob_with_both_hashes(void **state)
         populate(f);
         tamper(f, SWAP_BLOB);
         assert_int_equal(verify_head(f, &l), 1);
-        assert_true(has_line(&l, "blob sha256:" HELLO_SHA256 ": content hashes to sha256:" EVIL_SHA256));
+        assert_true(has_line(&l, "capability 'echo-cap': blob sha256:" HELLO_SHA256
+                                 ": content hashes to sha256:" EVIL_SHA256));
 }
 
 static void view_blob_refuses_swapped_blob(void **state)
@@ -123,7 +124,7 @@ static void older_commit_still_verifies(void **state)
         populate(f);
         tamper(f, SWAP_BLOB);
         assert_int_equal(registry_view_open(f->r, "HEAD~1", &v, &err), 0);
-        assert_int_equal(registry_view_verify(v, collect, &l, &err), 0);
+        assert_int_equal(registry_view_verify(v, collect, &l, NULL, &err), 0);
         registry_view_free(v);
 }
 
@@ -142,7 +143,7 @@ static void non_canonical_definition_is_refused(void **state)
         assert_int_equal(registry_view_get(v, REGISTRY_ENV, "prod", NULL, NULL, &err), -1);
         assert_int_equal(err->kind, AGORA_ERR_INTEGRITY);
         assert_string_equal(err->msg, "env 'prod': definition is not canonical JSON");
-        assert_int_equal(registry_view_verify(v, collect, &l, &err), 1);
+        assert_int_equal(registry_view_verify(v, collect, &l, NULL, &err), 1);
         assert_true(has_line(&l, "env 'prod': definition is not canonical JSON"));
         registry_view_free(v);
 }

@@ -42,8 +42,8 @@ static void held_lock_gives_busy_after_timeout(void **state)
         assert_null(t);
         assert_int_equal(err->kind, AGORA_ERR_BUSY);
         _cleanup_free_ char *want = NULL;
-        assert_true(asprintf(&want, "registry '%s': busy: another agora command is changing it; try again", f->path) >
-                    0);
+        assert_true(asprintf(&want, "registry busy: '%s' is being changed by another agora command; try again",
+                             f->path) > 0);
         assert_string_equal(err->msg, want);
 }
 

@@ -7,9 +7,9 @@
 #define HELLO_SHA256 "sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
 #define BYE_SHA256 "sha256:abc6fd595fc079d3114d4b71a4d84b1d1d0f79df1e70f8813212f2a65d8916df"
 /* The canonical definitions populate() must produce, written out by hand. */
-#define CODER_JSON                                                                                                     \
-        "{\"capabilities\":[\"a-cap\",\"b-cap\"],\"entrypoint\":\"/bin/"                                               \
-        "agent\",\"kind\":\"subagent\",\"name\":\"coder\","                                                            \
+#define CODER_JSON                                                       \
+        "{\"capabilities\":[\"a-cap\",\"b-cap\"],\"entrypoint\":\"/bin/" \
+        "agent\",\"kind\":\"subagent\",\"name\":\"coder\","              \
         "\"profile\":\"default\"}"
 #define PROD_JSON "{\"kind\":\"env\",\"name\":\"prod\",\"secrets\":{},\"values\":{\"LANG\":\"C\"}}"
 

@@ -5,8 +5,8 @@
 /* sha256 and git blob id of "hello\n", from sha256sum and git hash-object. */
 #define HELLO_SHA256 "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
 #define HELLO_GIT "ce013625030ba8dba906f756967f9e9ca394464a"
-#define ECHO_CAP_JSON                                                                                                  \
-        "{\"contentHash\":\"sha256:" HELLO_SHA256 "\",\"entries\":1,\"kind\":\"capability\",\"name\":\"echo-cap\","    \
+#define ECHO_CAP_JSON                                                                                               \
+        "{\"contentHash\":\"sha256:" HELLO_SHA256 "\",\"entries\":1,\"kind\":\"capability\",\"name\":\"echo-cap\"," \
         "\"size\":6}"
 
 static void put_get_round_trip(void **state)
