@@ -26,11 +26,11 @@
 #define CAPTAR_IO_CHUNK (1u << 20)
 
 typedef struct captar_entry {
-        char *path;    /* normalised: relative, no "./", no "//", no trailing '/' */
+        char *path; /* normalised: relative, no "./", no "//", no trailing '/' */
         uint64_t size; /* 0 for directories */
         uint64_t offset; /* archive input: where the content starts in the spool */
-        dev_t dev;     /* directory input: the file the walker saw, so a file */
-        ino_t ino;     /* swapped in before the read is noticed */
+        dev_t dev; /* directory input: the file the walker saw, so a file */
+        ino_t ino; /* swapped in before the read is noticed */
         bool is_dir;
         bool exec;
         bool implied; /* a parent directory that the input never listed */
@@ -45,7 +45,7 @@ typedef struct captar_list {
         uint32_t *slots; /* open-addressing index of paths: entry index + 1, 0 = empty */
         size_t n_slots;
         uint64_t content_bytes; /* sum of declared file sizes */
-        int root_fd;  /* directory input, else -1 */
+        int root_fd; /* directory input, else -1 */
         int spool_fd; /* archive input, else -1 */
 } captar_list;
 
@@ -82,7 +82,7 @@ int captar_archive_scan_memory(captar_list *l, const void *data, size_t len, ago
 /* captar_write.c: where the canonical bytes go. */
 typedef struct captar_sink {
         const char *name;
-        int fd;                  /* write here, or -1 to compare */
+        int fd; /* write here, or -1 to compare */
         const unsigned char *expect; /* compare mode: the bytes claimed canonical */
         size_t expect_len;
         bool mismatch;

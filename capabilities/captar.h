@@ -31,9 +31,9 @@
 typedef void (*captar_progress_fn)(void *ctx, uint64_t done_bytes, uint64_t total_bytes);
 
 typedef struct captar_limits {
-        uint64_t max_bytes;   /* sum of file sizes */
+        uint64_t max_bytes; /* sum of file sizes */
         uint64_t max_entries; /* files plus directories */
-        uint64_t max_ratio;   /* expanded / compressed bytes, for compressed input */
+        uint64_t max_ratio; /* expanded / compressed bytes, for compressed input */
         captar_progress_fn progress; /* may be NULL; total is 0 when unknown */
         void *progress_ctx;
 } captar_limits;
@@ -41,9 +41,9 @@ typedef struct captar_limits {
 void captar_limits_default(captar_limits *ret);
 
 typedef struct captar_result {
-        agora_hash hash;        /* sha256 of the tarball bytes */
-        uint64_t size;          /* tarball bytes */
-        uint64_t entries;       /* files plus directories */
+        agora_hash hash; /* sha256 of the tarball bytes */
+        uint64_t size; /* tarball bytes */
+        uint64_t entries; /* files plus directories */
         uint64_t content_bytes; /* sum of file sizes */
 } captar_result;
 

@@ -24,9 +24,7 @@ int captar_check_canonical(const char *name, const void *data, size_t len, const
         _cleanup_(captar_list_releasep) captar_list l;
         /* Compare mode: the rebuilt bytes are checked against DATA as they
          * are produced, so no second copy of the tarball is ever held. */
-        _cleanup_(captar_sink_releasep) captar_sink s = {
-                .name = name, .fd = -1, .expect = data, .expect_len = len
-        };
+        _cleanup_(captar_sink_releasep) captar_sink s = {.name = name, .fd = -1, .expect = data, .expect_len = len};
 
         captar_list_init(&l, name, limits);
         /* No decompression here: a canonical tarball is stored as is, and

@@ -146,10 +146,10 @@ int captar_dir_open_entry(const captar_list *l, const captar_entry *e, agora_err
                 return agora_error_set(err, AGORA_ERR_FAILED, "capability '%s': '%s': file was replaced while reading",
                                        l->name, e->path);
         if ((uint64_t)st.st_size != e->size)
-                return agora_error_set(err, AGORA_ERR_FAILED,
-                                       "capability '%s': '%s': file changed size while reading (was %llu bytes, now %llu)",
-                                       l->name, e->path, (unsigned long long)e->size,
-                                       (unsigned long long)st.st_size);
+                return agora_error_set(
+                        err, AGORA_ERR_FAILED,
+                        "capability '%s': '%s': file changed size while reading (was %llu bytes, now %llu)", l->name,
+                        e->path, (unsigned long long)e->size, (unsigned long long)st.st_size);
         (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
         return take_fd(fd);
 }

@@ -19,7 +19,7 @@
 
 void captar_list_init(captar_list *l, const char *name, const captar_limits *limits)
 {
-        *l = (captar_list){ .name = name, .limits = limits, .root_fd = -1, .spool_fd = -1 };
+        *l = (captar_list){.name = name, .limits = limits, .root_fd = -1, .spool_fd = -1};
 }
 
 void captar_list_release(captar_list *l)
@@ -57,8 +57,8 @@ int captar_check_type(const captar_list *l, const char *raw, mode_t mode, bool h
         /* Set-id bits would be dropped by the canonical modes anyway; refusing
          * says loudly that the input was not what its author thought. */
         if (S_ISREG(mode) && (mode & (S_ISUID | S_ISGID)))
-                return agora_error_set(err, AGORA_ERR_FAILED, "capability '%s': '%s': setuid/setgid files are not allowed",
-                                       l->name, raw);
+                return agora_error_set(err, AGORA_ERR_FAILED,
+                                       "capability '%s': '%s': setuid/setgid files are not allowed", l->name, raw);
         return 0;
 }
 
@@ -105,9 +105,10 @@ static int path_normalise(const captar_list *l, const char *raw, char **ret, ago
                          * according to the current locale, so the same files
                          * could hash differently on two machines. */
                         if (c < 0x20 || c >= 0x7f)
-                                return agora_error_set(err, AGORA_ERR_FAILED,
-                                                       "capability '%s': '%s': only printable ASCII is allowed in paths",
-                                                       l->name, raw);
+                                return agora_error_set(
+                                        err, AGORA_ERR_FAILED,
+                                        "capability '%s': '%s': only printable ASCII is allowed in paths", l->name,
+                                        raw);
                 }
                 if (len > 0 && !(len == 1 && p[0] == '.')) {
                         if (n > 0)
@@ -200,7 +201,7 @@ static int list_append(captar_list *l, char *path, bool is_dir, bool implied, si
         if (2 * (l->n_entries + 1) > l->n_slots && index_grow(l, err) < 0)
                 return -1;
         size_t slot = index_find(l, owned, strlen(owned));
-        l->entries[l->n_entries] = (captar_entry){ .path = take_ptr(owned), .is_dir = is_dir, .implied = implied };
+        l->entries[l->n_entries] = (captar_entry){.path = take_ptr(owned), .is_dir = is_dir, .implied = implied};
         l->slots[slot] = (uint32_t)(l->n_entries + 1);
         *ret_index = l->n_entries++;
         return 0;
@@ -208,8 +209,8 @@ static int list_append(captar_list *l, char *path, bool is_dir, bool implied, si
 
 static int error_file_as_dir(const captar_list *l, const char *file, agora_error_t *err)
 {
-        return agora_error_set(err, AGORA_ERR_FAILED,
-                               "capability '%s': '%s': used both as a file and as a directory", l->name, file);
+        return agora_error_set(err, AGORA_ERR_FAILED, "capability '%s': '%s': used both as a file and as a directory",
+                               l->name, file);
 }
 
 /* Make every parent of entry INDEX exist as a directory. Deepest first: once
@@ -253,9 +254,10 @@ int captar_list_add(captar_list *l, const char *raw, bool is_dir, mode_t mode, u
                 return -1;
         if (path[0] == '\0') {
                 if (!is_dir)
-                        return agora_error_set(err, AGORA_ERR_FAILED,
-                                               "capability '%s': '%s': names the capability's root but is not a directory",
-                                               l->name, raw);
+                        return agora_error_set(
+                                err, AGORA_ERR_FAILED,
+                                "capability '%s': '%s': names the capability's root but is not a directory", l->name,
+                                raw);
                 *ret_index = SIZE_MAX;
                 return 0;
         }
@@ -272,8 +274,8 @@ int captar_list_add(captar_list *l, const char *raw, bool is_dir, mode_t mode, u
                         /* Two entries for one path: whichever an unpacker keeps, a
                          * reviewer may have read the other. */
                         if (!old->implied)
-                                return agora_error_set(err, AGORA_ERR_FAILED,
-                                                       "capability '%s': '%s': duplicate path", l->name, path);
+                                return agora_error_set(err, AGORA_ERR_FAILED, "capability '%s': '%s': duplicate path",
+                                                       l->name, path);
                         if (!is_dir)
                                 return error_file_as_dir(l, path, err);
                         old->implied = false;

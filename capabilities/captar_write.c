@@ -211,7 +211,7 @@ int captar_write(captar_list *l, captar_sink *s, agora_error_t *err)
         _cleanup_(captar_archive_write_freep) struct archive *a = NULL;
         _cleanup_(entry_freep) struct archive_entry *ae = archive_entry_new();
         _cleanup_free_ unsigned char *buf = malloc(CAPTAR_IO_CHUNK);
-        copy_state c = { .buf = buf };
+        copy_state c = {.buf = buf};
 
         if (ae == NULL || buf == NULL)
                 return agora_error_set_errno(err, ENOMEM, "capability '%s': writer buffers", l->name);
@@ -268,7 +268,7 @@ int captar_build(const char *name, const char *path, const captar_limits *limits
         }
 
         _cleanup_(captar_list_releasep) captar_list l;
-        _cleanup_(captar_sink_releasep) captar_sink s = { .name = name, .fd = out_fd };
+        _cleanup_(captar_sink_releasep) captar_sink s = {.name = name, .fd = out_fd};
         _cleanup_close_ int fd = -1;
         struct stat st;
 
@@ -297,7 +297,7 @@ int captar_build(const char *name, const char *path, const captar_limits *limits
         if (captar_write(&l, &s, err) < 0)
                 return -1;
         if (ret != NULL) {
-                *ret = (captar_result){ .size = s.total, .entries = l.n_entries, .content_bytes = l.content_bytes };
+                *ret = (captar_result){.size = s.total, .entries = l.n_entries, .content_bytes = l.content_bytes};
                 agora_hasher_final(s.hasher, &ret->hash);
         }
         return 0;

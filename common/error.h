@@ -11,18 +11,18 @@
 #include <stdarg.h>
 
 typedef enum agora_error_kind {
-        AGORA_ERR_FAILED = 1,    /* the operation failed or was denied: exit 1 */
-        AGORA_ERR_USAGE = 2,     /* the caller's words are wrong: exit 2 */
-        AGORA_ERR_BUSY = 3,      /* someone else holds the resource: exit 1 */
-        AGORA_ERR_NOTFOUND = 4,  /* the named object does not exist: exit 1 */
-        AGORA_ERR_EXISTS = 5,    /* refusing to overwrite: exit 1 */
+        AGORA_ERR_FAILED = 1, /* the operation failed or was denied: exit 1 */
+        AGORA_ERR_USAGE = 2, /* the caller's words are wrong: exit 2 */
+        AGORA_ERR_BUSY = 3, /* someone else holds the resource: exit 1 */
+        AGORA_ERR_NOTFOUND = 4, /* the named object does not exist: exit 1 */
+        AGORA_ERR_EXISTS = 5, /* refusing to overwrite: exit 1 */
         AGORA_ERR_INTEGRITY = 6, /* bytes do not match their hash: exit 1 */
 } agora_error_kind;
 
 typedef struct agora_error {
         agora_error_kind kind;
         int errnum; /* errno behind the failure, 0 if none */
-        char *msg;  /* one line, names the object */
+        char *msg; /* one line, names the object */
 } agora_error;
 
 typedef agora_error *agora_error_t;
@@ -32,8 +32,7 @@ int agora_error_set(agora_error_t *err, agora_error_kind kind, const char *fmt, 
         __attribute__((format(printf, 3, 4)));
 
 /* As agora_error_set with AGORA_ERR_FAILED, appending ": strerror(errnum)". */
-int agora_error_set_errno(agora_error_t *err, int errnum, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+int agora_error_set_errno(agora_error_t *err, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Prefix the message in *err with "context: " and return -1; kind is kept. */
 int agora_error_wrap(agora_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -73,8 +73,7 @@ static inline void captar_test_file(const char *dir, const char *rel, const char
 
 /* Build PATH into a memfd and hand back its bytes (malloc'd). */
 static inline int captar_test_build(const char *name, const char *path, const captar_limits *limits,
-                                    unsigned char **ret_buf, size_t *ret_len, captar_result *ret,
-                                    agora_error_t *err)
+                                    unsigned char **ret_buf, size_t *ret_len, captar_result *ret, agora_error_t *err)
 {
         int fd = memfd_create("captar-test", MFD_CLOEXEC);
         assert_true(fd >= 0);

@@ -137,11 +137,11 @@ static void test_messy_archive_matches_directory(void **state)
         /* Reverse order, "./" and "//" spellings, trailing '/', owners and
          * mtimes all over the place, and "a/" only implied by a/b.txt. */
         const raw_entry v[] = {
-                { "./empty/", S_IFDIR | 0700, NULL, NULL, NULL, 12345, 1000, "bob" },
-                { "bin//run", S_IFREG | 0744, "#!/bin/sh\n", NULL, NULL, 999999, 42, "eve" },
-                { "./bin", S_IFDIR | 0711, NULL, NULL, NULL, 1, 0, NULL },
-                { "./a/b.txt", S_IFREG | 0640, "bee\n", NULL, NULL, 1700000000, 7, "root" },
-                { "./", S_IFDIR | 0777, NULL, NULL, NULL, 5, 5, NULL },
+                {"./empty/", S_IFDIR | 0700, NULL, NULL, NULL, 12345, 1000, "bob"},
+                {"bin//run", S_IFREG | 0744, "#!/bin/sh\n", NULL, NULL, 999999, 42, "eve"},
+                {"./bin", S_IFDIR | 0711, NULL, NULL, NULL, 1, 0, NULL},
+                {"./a/b.txt", S_IFREG | 0640, "bee\n", NULL, NULL, 1700000000, 7, "root"},
+                {"./", S_IFDIR | 0777, NULL, NULL, NULL, 5, 5, NULL},
         };
         write_archive(f->archive, "pax", "gzip", v, ARRAY_SIZE(v));
         assert_same_bytes(src, f->archive);
@@ -151,8 +151,8 @@ static void test_messy_archive_matches_directory(void **state)
 static void test_bzip2_xz_zstd_match_plain_tar(void **state)
 {
         fixture *f = *state;
-        const raw_entry v[] = { { "x/y", S_IFREG | 0644, "why\n", NULL, NULL, 0, 0, NULL } };
-        const char *filters[] = { "bzip2", "xz", "zstd" };
+        const raw_entry v[] = {{"x/y", S_IFREG | 0644, "why\n", NULL, NULL, 0, 0, NULL}};
+        const char *filters[] = {"bzip2", "xz", "zstd"};
 
         write_archive(f->archive, "ustar", NULL, v, 1);
         for (size_t i = 0; i < ARRAY_SIZE(filters); i++) {
@@ -177,60 +177,60 @@ static void expect_refused(fixture *f, const raw_entry *v, size_t n, const capta
 
 static void test_dotdot_is_refused(void **state)
 {
-        const raw_entry v[] = { { "../x", S_IFREG | 0644, "evil", NULL, NULL, 0, 0, NULL } };
+        const raw_entry v[] = {{"../x", S_IFREG | 0644, "evil", NULL, NULL, 0, 0, NULL}};
         expect_refused(*state, v, 1, NULL, "'../x'", "'..' is not allowed");
 }
 
 static void test_inner_dotdot_is_refused(void **state)
 {
-        const raw_entry v[] = { { "a/../../x", S_IFREG | 0644, "evil", NULL, NULL, 0, 0, NULL } };
+        const raw_entry v[] = {{"a/../../x", S_IFREG | 0644, "evil", NULL, NULL, 0, 0, NULL}};
         expect_refused(*state, v, 1, NULL, "'a/../../x'", "'..' is not allowed");
 }
 
 static void test_absolute_path_is_refused(void **state)
 {
-        const raw_entry v[] = { { "/etc/x", S_IFREG | 0644, "evil", NULL, NULL, 0, 0, NULL } };
+        const raw_entry v[] = {{"/etc/x", S_IFREG | 0644, "evil", NULL, NULL, 0, 0, NULL}};
         expect_refused(*state, v, 1, NULL, "'/etc/x'", "absolute paths are not allowed");
 }
 
 static void test_symlink_entry_is_refused(void **state)
 {
-        const raw_entry v[] = { { "bin/sh", S_IFLNK | 0777, NULL, "/bin/sh", NULL, 0, 0, NULL } };
+        const raw_entry v[] = {{"bin/sh", S_IFLNK | 0777, NULL, "/bin/sh", NULL, 0, 0, NULL}};
         expect_refused(*state, v, 1, NULL, "'bin/sh'", "symbolic links are not allowed");
 }
 
 static void test_hardlink_entry_is_refused(void **state)
 {
         const raw_entry v[] = {
-                { "a", S_IFREG | 0644, "data", NULL, NULL, 0, 0, NULL },
-                { "b", S_IFREG | 0644, NULL, NULL, "/etc/shadow", 0, 0, NULL },
+                {"a", S_IFREG | 0644, "data", NULL, NULL, 0, 0, NULL},
+                {"b", S_IFREG | 0644, NULL, NULL, "/etc/shadow", 0, 0, NULL},
         };
         expect_refused(*state, v, 2, NULL, "'b'", "hard links are not allowed");
 }
 
 static void test_char_device_is_refused(void **state)
 {
-        const raw_entry v[] = { { "null", S_IFCHR | 0666, NULL, NULL, NULL, 0, 0, NULL } };
+        const raw_entry v[] = {{"null", S_IFCHR | 0666, NULL, NULL, NULL, 0, 0, NULL}};
         expect_refused(*state, v, 1, NULL, "'null'", "device files are not allowed");
 }
 
 static void test_fifo_entry_is_refused(void **state)
 {
-        const raw_entry v[] = { { "pipe", S_IFIFO | 0644, NULL, NULL, NULL, 0, 0, NULL } };
+        const raw_entry v[] = {{"pipe", S_IFIFO | 0644, NULL, NULL, NULL, 0, 0, NULL}};
         expect_refused(*state, v, 1, NULL, "'pipe'", "FIFOs are not allowed");
 }
 
 static void test_setuid_entry_is_refused(void **state)
 {
-        const raw_entry v[] = { { "su", S_IFREG | 04755, "x", NULL, NULL, 0, 0, NULL } };
+        const raw_entry v[] = {{"su", S_IFREG | 04755, "x", NULL, NULL, 0, 0, NULL}};
         expect_refused(*state, v, 1, NULL, "'su'", "setuid/setgid files are not allowed");
 }
 
 static void test_duplicate_after_normalising_is_refused(void **state)
 {
         const raw_entry v[] = {
-                { "dir/f", S_IFREG | 0644, "reviewed", NULL, NULL, 0, 0, NULL },
-                { "./dir//f", S_IFREG | 0644, "shipped", NULL, NULL, 0, 0, NULL },
+                {"dir/f", S_IFREG | 0644, "reviewed", NULL, NULL, 0, 0, NULL},
+                {"./dir//f", S_IFREG | 0644, "shipped", NULL, NULL, 0, 0, NULL},
         };
         expect_refused(*state, v, 2, NULL, "'dir/f'", "duplicate path");
 }
@@ -238,8 +238,8 @@ static void test_duplicate_after_normalising_is_refused(void **state)
 static void test_file_used_as_directory_is_refused(void **state)
 {
         const raw_entry v[] = {
-                { "lib", S_IFREG | 0644, "i am a file", NULL, NULL, 0, 0, NULL },
-                { "lib/mod.py", S_IFREG | 0644, "x", NULL, NULL, 0, 0, NULL },
+                {"lib", S_IFREG | 0644, "i am a file", NULL, NULL, 0, 0, NULL},
+                {"lib/mod.py", S_IFREG | 0644, "x", NULL, NULL, 0, 0, NULL},
         };
         expect_refused(*state, v, 2, NULL, "'lib'", "used both as a file and as a directory");
 }
@@ -248,9 +248,9 @@ static void test_too_many_entries_is_refused(void **state)
 {
         captar_limits lim;
         const raw_entry v[] = {
-                { "f1", S_IFREG | 0644, "1", NULL, NULL, 0, 0, NULL },
-                { "f2", S_IFREG | 0644, "2", NULL, NULL, 0, 0, NULL },
-                { "f3", S_IFREG | 0644, "3", NULL, NULL, 0, 0, NULL },
+                {"f1", S_IFREG | 0644, "1", NULL, NULL, 0, 0, NULL},
+                {"f2", S_IFREG | 0644, "2", NULL, NULL, 0, 0, NULL},
+                {"f3", S_IFREG | 0644, "3", NULL, NULL, 0, 0, NULL},
         };
         captar_limits_default(&lim);
         lim.max_entries = 2;
@@ -261,8 +261,8 @@ static void test_too_many_bytes_is_refused(void **state)
 {
         captar_limits lim;
         const raw_entry v[] = {
-                { "a", S_IFREG | 0644, "0123456789", NULL, NULL, 0, 0, NULL },
-                { "b", S_IFREG | 0644, "0123456789", NULL, NULL, 0, 0, NULL },
+                {"a", S_IFREG | 0644, "0123456789", NULL, NULL, 0, 0, NULL},
+                {"b", S_IFREG | 0644, "0123456789", NULL, NULL, 0, 0, NULL},
         };
         captar_limits_default(&lim);
         lim.max_bytes = 15;
@@ -273,7 +273,7 @@ static void test_zip_is_not_a_tar_archive(void **state)
 {
         fixture *f = *state;
         agora_error_t err = NULL;
-        const raw_entry v[] = { { "x", S_IFREG | 0644, "zip me", NULL, NULL, 0, 0, NULL } };
+        const raw_entry v[] = {{"x", S_IFREG | 0644, "zip me", NULL, NULL, 0, 0, NULL}};
 
         write_archive(f->archive, "zip", NULL, v, 1);
         assert_int_equal(captar_test_build("hostile", f->archive, NULL, NULL, NULL, NULL, &err), -1);
@@ -285,7 +285,7 @@ static void test_cpio_is_not_a_tar_archive(void **state)
 {
         fixture *f = *state;
         agora_error_t err = NULL;
-        const raw_entry v[] = { { "x", S_IFREG | 0644, "cpio me", NULL, NULL, 0, 0, NULL } };
+        const raw_entry v[] = {{"x", S_IFREG | 0644, "cpio me", NULL, NULL, 0, 0, NULL}};
 
         write_archive(f->archive, "cpio", "gzip", v, 1);
         assert_int_equal(captar_test_build("hostile", f->archive, NULL, NULL, NULL, NULL, &err), -1);
@@ -318,7 +318,7 @@ static void ustar_header(unsigned char h[512], const char *name, uint64_t size)
 /* One gzip member holding LEN bytes of BUF, appended TIMES times to OUT. */
 static void gzip_member(FILE *out, const unsigned char *buf, size_t len, int times)
 {
-        z_stream z = { 0 };
+        z_stream z = {0};
         size_t cap = deflateBound(&z, len) + 64;
         unsigned char *dst = malloc(cap);
 

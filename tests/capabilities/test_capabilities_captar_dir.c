@@ -27,8 +27,8 @@ static size_t tar_list(const char *tarfile, listed *out, size_t max)
 
         for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
                 assert_true(n < max);
-                assert_int_equal(sscanf(line, "%15s %31s %llu %15s %7s %255s", out[n].mode, out[n].owner,
-                                        &out[n].size, out[n].date, out[n].time, out[n].name),
+                assert_int_equal(sscanf(line, "%15s %31s %llu %15s %7s %255s", out[n].mode, out[n].owner, &out[n].size,
+                                        out[n].date, out[n].time, out[n].name),
                                  6);
                 n++;
         }
@@ -46,8 +46,8 @@ static const listed *find(const listed *v, size_t n, const char *name)
 }
 
 typedef struct fixture {
-        char *dir;     /* scratch root */
-        char *src;     /* the capability's directory */
+        char *dir; /* scratch root */
+        char *src; /* the capability's directory */
         char *tarfile; /* where a test may put the output */
 } fixture;
 
@@ -238,7 +238,7 @@ static void test_same_bytes_from_two_processes(void **state)
                 int status;
                 assert_int_equal(waitpid(pid, &status, 0), pid);
                 assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-                struct timespec ts = { 0, 20 * 1000 * 1000 };
+                struct timespec ts = {0, 20 * 1000 * 1000};
                 nanosleep(&ts, NULL); /* a different second/ms for any clock-derived field */
         }
         char *cmp = captar_test_run("cmp '%s' '%s' && echo same", outs[0], outs[1]);
@@ -261,8 +261,9 @@ static void test_symlink_is_refused(void **state)
         char *link = captar_test_join(f->src, "bin/link");
         assert_int_equal(symlink("/etc/passwd", link), 0);
         build_fails(f, NULL, &err);
-        assert_string_equal(agora_error_message(err),
-                            "capability 'x': 'bin/link': symbolic links are not allowed (regular files and directories only)");
+        assert_string_equal(
+                agora_error_message(err),
+                "capability 'x': 'bin/link': symbolic links are not allowed (regular files and directories only)");
         agora_error_release(&err);
         free(link);
 }
@@ -284,7 +285,7 @@ static void test_socket_is_refused(void **state)
 {
         fixture *f = *state;
         agora_error_t err = NULL;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
         assert_true(s >= 0);
@@ -375,7 +376,7 @@ static void test_progress_reports_every_4mib_up_to_total(void **state)
         fixture *f = *state;
         agora_error_t err = NULL;
         captar_limits lim;
-        progress_log log = { .monotonic = true };
+        progress_log log = {.monotonic = true};
         char *p = captar_test_join(f->src, "big");
         int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 
