@@ -6,11 +6,14 @@
 
 #include "common/cleanup.h"
 #include "control/cli.h"
+#include "registry/objects.h"
 
 static const char usage[] = "usage: agora list [capabilities|subagents|envs]\n"
                             "\n"
-                            "List registered objects, one per line: KIND NAME sha256:<definition hash>,\n"
-                            "sorted by kind, then name. With --json, an array of\n"
+                            "List registered objects, one per line: KIND NAME sha256:<content hash>,\n"
+                            "sorted by kind, then name. A capability's content hash is that of its\n"
+                            "tarball (as register and resolve print it); a subagent's or env's is\n"
+                            "that of its canonical definition. With --json, an array of\n"
                             "{\"kind\",\"name\",\"contentHash\"}.\n"
                             "\n"
                             "  --help  print this help\n";
@@ -52,10 +55,14 @@ int cmd_list(cli_ctx *ctx, int argc, char **argv, agora_error_t *err)
                 if (registry_view_list(view, order[i], &names, err) < 0)
                         return -1;
                 for (char **n = names; *n != NULL; n++) {
+                        _cleanup_json_ json_t *def = NULL;
                         char hash[AGORA_HASH_STR_LEN + 1];
                         agora_hash h;
 
-                        if (registry_view_get(view, order[i], *n, NULL, &h, err) < 0)
+                        if (registry_view_get(view, order[i], *n, &def, &h, err) < 0)
+                                return -1;
+                        /* The same hash the operator saw from register. */
+                        if (order[i] == REGISTRY_CAPABILITY && objects_capability_hash(def, &h, err) < 0)
                                 return -1;
                         agora_hash_format(&h, hash);
                         if (all == NULL) {

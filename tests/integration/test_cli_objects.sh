@@ -202,6 +202,21 @@ test_refuse_assign_usage() {
         refused 2 "^agora assign: needs SUBAGENT and at least one CAPABILITY \(see agora assign --help\)$" ag assign s1
 }
 
+test_list_hashes_match_register_and_git() {
+        new_registry
+        mkdir cap && echo hi >cap/f
+        cap_hash=$(ag register capability c1 cap)
+        sub_hash=$(ag register subagent s1 --entrypoint /x --capability c1)
+        run ag list
+        expect_rc 0
+        # A capability is listed by its tarball's hash, as register printed it;
+        # a subagent by the hash of its definition file's bytes in git.
+        printf '%s\n' "$out" | grep -qx "capability c1 $cap_hash" || fail "list: $out (register said $cap_hash)"
+        git_sub="sha256:$(git -C "$REG" show HEAD:subagents/s1.json | sha256sum | cut -d' ' -f1)"
+        [ "$sub_hash" = "$git_sub" ] || fail "register subagent printed $sub_hash, git has $git_sub"
+        printf '%s\n' "$out" | grep -qx "subagent s1 $git_sub" || fail "list: $out (git has $git_sub)"
+}
+
 test_list_sorted() {
         setup_caps
         ag register subagent zeta --entrypoint /x >/dev/null
