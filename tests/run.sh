@@ -37,32 +37,27 @@ export AGORA_BIN="$build/bin"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=99}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=98}
 
-for t in "$build"/tests/test_*; do
-        [ -x "$t" ] || continue
-        name=$(basename "$t")
-        "$t" >"$log" 2>&1
+run_one() { # NAME CMD…: run one test program and tally its TAP lines
+        local name=$1 rc
+        shift
+        "$@" >"$log" 2>&1
         rc=$?
         count "$name"
+        # A program that dies without a failing line (a crash, a sanitizer
+        # report, a syntax error) must not pass silently.
         if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$log"; then
                 echo "  $name: exited $rc without a failing test line:"
                 tail -n 20 "$log" | sed 's/^/    /'
                 broken+=("$name")
         fi
         echo "  [$name] ok $(grep -c '^ok ' "$log"), not ok $(grep -c '^not ok ' "$log")"
-done
+}
 
+for t in "$build"/tests/test_*; do
+        [ -x "$t" ] && run_one "$(basename "$t")" "$t"
+done
 for t in tests/integration/test_*.sh; do
-        [ -f "$t" ] || continue
-        name=$(basename "$t" .sh)
-        bash "$t" >"$log" 2>&1
-        rc=$?
-        count "$name"
-        if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$log"; then
-                echo "  $name: exited $rc without a failing test line:"
-                tail -n 20 "$log" | sed 's/^/    /'
-                broken+=("$name")
-        fi
-        echo "  [$name] ok $(grep -c '^ok ' "$log"), not ok $(grep -c '^not ok ' "$log")"
+        [ -f "$t" ] && run_one "$(basename "$t" .sh)" bash "$t"
 done
 
 failed=$((failed + ${#broken[@]}))
