@@ -178,18 +178,11 @@ static void parser_deletep(yaml_parser_t **p)
                 yaml_parser_delete(*p);
 }
 
-static void builder_releasep(builder **b)
-{
-        if (*b != NULL)
-                builder_release(*b);
-}
-
 int yamldoc_load_buffer(const char *buf, size_t len, const char *name, json_t **ret, agora_error_t *err)
 {
         yaml_parser_t parser;
         _cleanup_(parser_deletep) yaml_parser_t *pp = NULL;
-        builder b = {.name = name};
-        _cleanup_(builder_releasep) builder *bp = &b;
+        _cleanup_(builder_release) builder b = {.name = name};
 
         if (len > YAMLDOC_MAX_BYTES)
                 return agora_error_set(err, AGORA_ERR_USAGE, "%s: larger than %u bytes", name, YAMLDOC_MAX_BYTES);
