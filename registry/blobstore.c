@@ -206,35 +206,56 @@ static int fsync_dir(const char *dir)
         return 0;
 }
 
-/* Write the loose object for OID: temp file in the object's directory, fsync,
- * rename, so a reader sees the whole object or none. */
+/* Fill FD with the object and make it durable. Returns 0, or -1 with errno. */
+static int object_fill(int fd, const char *header, size_t header_len, const blob_source *s)
+{
+        if (deflate_to(fd, header, header_len, s) < 0 || fchmod(fd, 0444) < 0 || fsync(fd) < 0)
+                return -1;
+        return 0;
+}
+
+/* Write the loose object for OID so that a reader sees the whole object or
+ * none. An unnamed O_TMPFILE linked into place leaves nothing behind even
+ * when the writer is killed; where the file system lacks O_TMPFILE, a named
+ * temporary file renamed into place (git's own tmp_obj_ convention, which
+ * git gc collects) does the same but for a kill. */
 static int loose_write(registry *r, const git_oid *oid, const char *header, size_t header_len, const blob_source *s,
                        agora_error_t *err)
 {
-        char hex[GIT_OID_HEXSZ + 1];
+        char hex[GIT_OID_HEXSZ + 1], fdpath[64];
         _cleanup_free_ char *dir = NULL, *tmp = NULL, *final = NULL;
         _cleanup_close_ int fd = -1;
 
         git_oid_tostr(hex, sizeof(hex), oid);
         if (asprintf(&dir, "%sobjects/%.2s", git_repository_path(r->repo), hex) < 0 ||
-            asprintf(&tmp, "%s/tmp_obj_XXXXXX", dir) < 0 || asprintf(&final, "%s/%s", dir, hex + 2) < 0)
+            asprintf(&final, "%s/%s", dir, hex + 2) < 0)
                 return agora_error_set_errno(err, ENOMEM, "blob %s", hex);
         if (mkdir(dir, 0755) < 0 && errno != EEXIST)
                 return agora_error_set_errno(err, errno, "registry '%s': cannot create '%s'", r->path, dir);
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return agora_error_set_errno(err, errno, "registry '%s': cannot create '%s'", r->path, tmp);
-        if (deflate_to(fd, header, header_len, s) < 0 || fchmod(fd, 0444) < 0 || fsync(fd) < 0) {
-                int e = errno;
-                unlink(tmp);
-                return agora_error_set_errno(err, e, "registry '%s': cannot write blob object %s", r->path, hex);
-        }
-        /* Another writer may have stored the same bytes meanwhile: the name
-         * is the content, so replacing its file is harmless. */
-        if (rename(tmp, final) < 0) {
-                int e = errno;
-                unlink(tmp);
-                return agora_error_set_errno(err, e, "registry '%s': cannot store blob object %s", r->path, hex);
+
+        fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0444);
+        if (fd >= 0) {
+                if (object_fill(fd, header, header_len, s) < 0)
+                        return agora_error_set_errno(err, errno, "registry '%s': cannot write blob object %s", r->path,
+                                                     hex);
+                snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+                /* EEXIST: another writer stored the same bytes meanwhile; the
+                 * name is the content, so theirs is ours. */
+                if (linkat(AT_FDCWD, fdpath, AT_FDCWD, final, AT_SYMLINK_FOLLOW) < 0 && errno != EEXIST)
+                        return agora_error_set_errno(err, errno, "registry '%s': cannot store blob object %s", r->path,
+                                                     hex);
+        } else {
+                if (asprintf(&tmp, "%s/tmp_obj_XXXXXX", dir) < 0)
+                        return agora_error_set_errno(err, ENOMEM, "blob %s", hex);
+                fd = mkostemp(tmp, O_CLOEXEC);
+                if (fd < 0)
+                        return agora_error_set_errno(err, errno, "registry '%s': cannot create '%s'", r->path, tmp);
+                if (object_fill(fd, header, header_len, s) < 0 || rename(tmp, final) < 0) {
+                        int e = errno;
+                        unlink(tmp);
+                        return agora_error_set_errno(err, e, "registry '%s': cannot write blob object %s", r->path,
+                                                     hex);
+                }
         }
         if (fsync_dir(dir) < 0)
                 return agora_error_set_errno(err, errno, "registry '%s': cannot sync '%s'", r->path, dir);
