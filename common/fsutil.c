@@ -30,8 +30,9 @@ int fs_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len, 
         size_t len = 0, cap;
         struct stat st;
 
-        /* O_NOCTTY: a path naming a terminal must not become our controlling tty. */
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NOCTTY: a path naming a terminal must not become our controlling tty;
+         * O_NONBLOCK: a FIFO must be refused below, not wait for a writer. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return set_errno_kind(err, errno, path);
         if (fstat(fd, &st) < 0)
@@ -120,9 +121,99 @@ static int fsync_dir(const char *dir, const char *path, agora_error_t *err)
         return 0;
 }
 
-int fs_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, bool overwrite, agora_error_t *err)
+/* Give the unnamed O_TMPFILE FD the name PATH. Without OVERWRITE, linkat
+ * refuses an existing PATH, so two writers racing for one name cannot both
+ * win. With it, the file is linked under a fresh temporary name and renamed
+ * over PATH; that name exists only between two system calls. */
+static int place_unnamed(int fd, const char *dir, const char *base, const char *path, bool overwrite,
+                         agora_error_t *err)
+{
+        char fdpath[64];
+
+        snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+        if (!overwrite) {
+                if (linkat(AT_FDCWD, fdpath, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
+                        return 0;
+                if (errno == EEXIST)
+                        return agora_error_set(err, AGORA_ERR_EXISTS, "'%s': already exists, refusing to overwrite",
+                                               path);
+                return agora_error_set_errno(err, errno, "'%s': cannot link into place", path);
+        }
+        for (int attempt = 0; attempt < 16; attempt++) {
+                _cleanup_free_ char *tmp = NULL;
+                unsigned long r = ((unsigned long)getpid() << 16) ^ (unsigned long)random() ^ (unsigned long)attempt;
+
+                if (asprintf(&tmp, "%s/.%s.%08lx", dir, base, r & 0xffffffffUL) < 0)
+                        return agora_error_set_errno(err, ENOMEM, "'%s'", path);
+                if (linkat(AT_FDCWD, fdpath, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) < 0) {
+                        if (errno == EEXIST)
+                                continue;
+                        return agora_error_set_errno(err, errno, "'%s': cannot link into place", path);
+                }
+                if (rename(tmp, path) < 0) {
+                        int e = errno;
+                        unlink(tmp);
+                        return agora_error_set_errno(err, e, "'%s': cannot move into place", path);
+                }
+                return 0;
+        }
+        return agora_error_set(err, AGORA_ERR_FAILED, "'%s': cannot find a free temporary name", path);
+}
+
+/* The same with a named temporary file, for file systems without O_TMPFILE
+ * (a kill between create and rename leaves that name behind there). */
+static int write_named(const char *dir, const char *base, const char *path, const void *buf, size_t len, mode_t mode,
+                       bool overwrite, agora_error_t *err)
 {
         _cleanup_(unlink_freep) char *tmp = NULL;
+        _cleanup_close_ int fd = -1;
+        char *t = NULL;
+
+        if (asprintf(&t, "%s/.%s.XXXXXX", dir, base) < 0)
+                return agora_error_set_errno(err, ENOMEM, "'%s'", path);
+        /* Same directory, so the final link/rename never crosses a file
+         * system and is atomic. */
+        fd = mkostemp(t, O_CLOEXEC);
+        if (fd < 0) {
+                int e = errno;
+                free(t);
+                return agora_error_set_errno(err, e, "'%s': cannot create temporary file", path);
+        }
+        tmp = t;
+        if (fchmod(fd, mode) < 0)
+                return agora_error_set_errno(err, errno, "'%s': cannot set mode", path);
+        if (write_all(fd, buf, len) < 0 || fsync(fd) < 0)
+                return agora_error_set_errno(err, errno, "'%s': write failed", path);
+        if (close(take_fd(fd)) < 0)
+                return agora_error_set_errno(err, errno, "'%s': write failed", path);
+
+        if (overwrite) {
+                if (rename(tmp, path) < 0)
+                        return agora_error_set_errno(err, errno, "'%s': cannot move into place", path);
+                free(take_ptr(tmp));
+                return 0;
+        }
+        if (link(tmp, path) < 0) {
+                if (errno == EEXIST)
+                        return agora_error_set(err, AGORA_ERR_EXISTS, "'%s': already exists, refusing to overwrite",
+                                               path);
+                if (errno != EPERM && errno != ENOTSUP)
+                        return agora_error_set_errno(err, errno, "'%s': cannot link into place", path);
+                /* File systems without hard links. */
+                if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0) {
+                        if (errno == EEXIST)
+                                return agora_error_set(err, AGORA_ERR_EXISTS,
+                                                       "'%s': already exists, refusing to overwrite", path);
+                        return agora_error_set_errno(err, errno, "'%s': cannot move into place", path);
+                }
+                free(take_ptr(tmp));
+        }
+        /* unlink_freep removes the temporary name if it is still there. */
+        return 0;
+}
+
+int fs_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, bool overwrite, agora_error_t *err)
+{
         _cleanup_free_ char *dir = NULL;
         _cleanup_close_ int fd = -1;
         const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
@@ -138,54 +229,24 @@ int fs_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, 
         if (dir == NULL)
                 return agora_error_set_errno(err, ENOMEM, "'%s'", path);
 
-        {
-                char *t = NULL;
-                if (asprintf(&t, "%s/.%s.XXXXXX", dir, base) < 0)
-                        return agora_error_set_errno(err, ENOMEM, "'%s'", path);
-                /* Same directory, so the final link/rename never crosses a
-                 * file system and is atomic. */
-                fd = mkostemp(t, O_CLOEXEC);
-                if (fd < 0) {
-                        int e = errno;
-                        free(t);
-                        return agora_error_set_errno(err, e, "'%s': cannot create temporary file", path);
-                }
-                tmp = t;
+        /* An unnamed file until it is whole: a writer killed halfway leaves
+         * nothing behind, which matters when the bytes are a secret key. */
+        fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode & 07777);
+        if (fd < 0) {
+                if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+                        return agora_error_set_errno(err, errno, "'%s': cannot create temporary file", path);
+                if (write_named(dir, base, path, buf, len, mode, overwrite, err) < 0)
+                        return -1;
+                return fsync_dir(dir, path, err);
         }
         if (fchmod(fd, mode) < 0)
                 return agora_error_set_errno(err, errno, "'%s': cannot set mode", path);
-        /* ENOSPC and EDQUOT may only show at fsync or close on some file
-         * systems, so each of them counts as the write failing. */
+        /* ENOSPC and EDQUOT may only show at fsync on some file systems, so
+         * each of them counts as the write failing. */
         if (write_all(fd, buf, len) < 0 || fsync(fd) < 0)
                 return agora_error_set_errno(err, errno, "'%s': write failed", path);
-        if (close(take_fd(fd)) < 0)
-                return agora_error_set_errno(err, errno, "'%s': write failed", path);
-
-        if (overwrite) {
-                if (rename(tmp, path) < 0)
-                        return agora_error_set_errno(err, errno, "'%s': cannot move into place", path);
-                free(take_ptr(tmp));
-        } else {
-                /* link(2) fails if PATH exists, so two writers racing for the
-                 * same name cannot both win; rename would let the second
-                 * silently replace the first. */
-                if (link(tmp, path) < 0) {
-                        if (errno == EEXIST)
-                                return agora_error_set(err, AGORA_ERR_EXISTS,
-                                                       "'%s': already exists, refusing to overwrite", path);
-                        if (errno != EPERM && errno != ENOTSUP)
-                                return agora_error_set_errno(err, errno, "'%s': cannot link into place", path);
-                        /* File systems without hard links. */
-                        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0) {
-                                if (errno == EEXIST)
-                                        return agora_error_set(err, AGORA_ERR_EXISTS,
-                                                               "'%s': already exists, refusing to overwrite", path);
-                                return agora_error_set_errno(err, errno, "'%s': cannot move into place", path);
-                        }
-                        free(take_ptr(tmp));
-                }
-                /* unlink_freep removes the temporary name if it is still there. */
-        }
+        if (place_unnamed(fd, dir, base, path, overwrite, err) < 0)
+                return -1;
         return fsync_dir(dir, path, err);
 }
 
@@ -223,70 +284,55 @@ int fs_mkdir_p(const char *path, mode_t mode, agora_error_t *err)
         return 0;
 }
 
-/* Append the components of TAIL (which does not exist yet) to the resolved
- * prefix in OUT. ".." is refused: the kernel could not resolve it through a
- * missing directory either, and lexical ".." is how paths escape. */
-static bool append_tail(char *out, size_t outsz, const char *tail)
+/* Resolve PATH into OUT as the kernel will once its missing parts are
+ * created as directories: walk it component by component from "/" (or the
+ * working directory); a component that exists is resolved with realpath(3),
+ * symlinks and all; one that does not is appended as it is; ".." climbs from
+ * what is resolved so far, which is what the kernel does. False when the
+ * result cannot be known (a dangling symlink: writing through it would go
+ * wherever it points) or is too long. */
+static bool resolve_prospective(const char *path, char out[PATH_MAX])
 {
-        const char *p = tail;
+        const char *p = path;
+        struct stat st;
 
+        if (*path == '\0')
+                return false;
+        if (*path == '/')
+                strcpy(out, "/");
+        else if (getcwd(out, PATH_MAX) == NULL)
+                return false;
         while (*p) {
                 const char *e = strchrnul(p, '/');
                 size_t n = (size_t)(e - p), o = strlen(out);
-                if (n == 2 && p[0] == '.' && p[1] == '.')
-                        return false;
-                if (n > 0 && !(n == 1 && p[0] == '.')) {
-                        bool root = o == 1 && out[0] == '/';
-                        if (o + n + 2 > outsz)
+
+                if (n == 2 && p[0] == '.' && p[1] == '.') {
+                        char *slash = strrchr(out, '/');
+                        if (slash == out)
+                                out[1] = '\0';
+                        else if (slash != NULL)
+                                *slash = '\0';
+                } else if (n > 0 && !(n == 1 && p[0] == '.')) {
+                        char next[PATH_MAX];
+                        if (o + n + 2 > PATH_MAX)
                                 return false;
-                        if (!root)
-                                out[o++] = '/';
-                        memcpy(out + o, p, n);
-                        out[o + n] = '\0';
+                        memcpy(next, out, o);
+                        if (o != 1)
+                                next[o++] = '/';
+                        memcpy(next + o, p, n);
+                        next[o + n] = '\0';
+                        if (lstat(next, &st) == 0) {
+                                if (realpath(next, out) == NULL)
+                                        return false;
+                        } else if (errno == ENOENT) {
+                                strcpy(out, next);
+                        } else {
+                                return false;
+                        }
                 }
                 p = *e ? e + 1 : e;
         }
         return true;
-}
-
-/* Resolve PATH into OUT as the kernel will once its missing tail is
- * created: the longest existing prefix through realpath(3), the rest
- * appended as it is. False when that cannot be known. */
-static bool resolve_prospective(const char *path, char out[PATH_MAX])
-{
-        _cleanup_free_ char *cur = NULL;
-        const char *tail = "";
-        struct stat st;
-
-        cur = strdup(path);
-        if (cur == NULL || *cur == '\0')
-                return false;
-        /* Walk up until a prefix exists; everything below it is created later
-         * and can hold no symlink yet. */
-        while (realpath(cur, out) == NULL) {
-                char *slash;
-                if (errno != ENOENT)
-                        return false;
-                /* A dangling symlink: writing through it would follow it to
-                 * wherever it points, so where it lands cannot be known. */
-                if (lstat(cur, &st) == 0)
-                        return false;
-                slash = strrchr(cur, '/');
-                if (slash == NULL) {
-                        tail = path;
-                        free(cur);
-                        cur = strdup(".");
-                        if (cur == NULL)
-                                return false;
-                        continue;
-                }
-                tail = path + (slash - cur) + 1;
-                if (slash == cur)
-                        slash[1] = '\0';
-                else
-                        *slash = '\0';
-        }
-        return append_tail(out, PATH_MAX, tail);
 }
 
 bool fs_path_is_within(const char *dir, const char *path)

@@ -122,7 +122,7 @@ void sign_keyid_format(const unsigned char keyid[AGORA_KEYID_LEN], char out[2 * 
 
         for (int i = AGORA_KEYID_LEN - 1; i >= 0; i--)
                 v = v << 8 | keyid[i];
-        snprintf(out, 2 * AGORA_KEYID_LEN + 1, "%016" PRIX64, v);
+        snprintf(out, 2 * AGORA_KEYID_LEN + 1, "%" PRIX64, v);
 }
 
 /* Base64 of BIN into a sodium_malloc'd string (it may encode a secret). */
@@ -250,7 +250,8 @@ static int read_secret_file(const char *path, char **ret, size_t *ret_len, agora
         struct stat st;
         size_t len = 0;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: a FIFO must be refused below, not wait for a writer. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0) {
                 agora_error_set_errno(err, errno, "'%s'", path);
                 if (errno == ENOENT && err != NULL && *err != NULL)

@@ -46,8 +46,8 @@ int sign_pubkey_load(const char *path, agora_pubkey *ret, agora_error_t *err);
 /* Parse the base64 line of a public key (the second line of the file). */
 int sign_pubkey_parse(const char *b64, agora_pubkey *ret, agora_error_t *err);
 
-/* Key id as minisign prints it: 16 uppercase hex digits of the little-endian
- * 64-bit id. */
+/* Key id as minisign prints it: the little-endian 64-bit id in uppercase hex
+ * without leading zeros (minisign formats it with %" PRIX64 "), 1 to 16 digits. */
 void sign_keyid_format(const unsigned char keyid[AGORA_KEYID_LEN], char out[2 * AGORA_KEYID_LEN + 1]);
 
 /* A complete minisign signature file text (four lines) over MSG. The trusted

@@ -123,6 +123,18 @@ static void test_keyid_format_matches_minisign(void **state)
         assert_string_equal(out, "FE88AEE4F8742F53");
 }
 
+static void test_keyid_format_drops_leading_zeros_as_minisign(void **state)
+{
+        /* minisign 0.11 printed "public key 7E5BBDC5BA3FDAC" (15 digits) for
+         * id bytes ac fd a3 5b dc bb e5 07. */
+        const unsigned char id[8] = {0xac, 0xfd, 0xa3, 0x5b, 0xdc, 0xbb, 0xe5, 0x07};
+        char out[17];
+
+        (void)state;
+        sign_keyid_format(id, out);
+        assert_string_equal(out, "7E5BBDC5BA3FDAC");
+}
+
 static void test_pubkey_parse_minisign_line(void **state)
 {
         agora_pubkey pk;
@@ -263,6 +275,21 @@ static void test_seckey_write_refuses_overwrite(void **state)
         assert_int_equal(err->kind, AGORA_ERR_EXISTS);
 }
 
+/* A FIFO given as the key must be refused at once, not wait for a writer. */
+static void test_seckey_fifo_refused_without_blocking(void **state)
+{
+        _cleanup_seckey_ agora_seckey *sk = NULL;
+        _cleanup_free_ char *fifo = path_in(state, "fifo.key");
+        _cleanup_error_ agora_error_t err = NULL;
+
+        assert_int_equal(mkfifo(fifo, 0600), 0);
+        alarm(5);
+        assert_int_equal(sign_seckey_load(fifo, &sk, &err), -1);
+        alarm(0);
+        assert_null(sk);
+        assert_non_null(strstr(agora_error_message(err), "not a regular file"));
+}
+
 static void test_seckey_readable_by_others_refused(void **state)
 {
         agora_pubkey pk;
@@ -279,7 +306,9 @@ static void test_seckey_readable_by_others_refused(void **state)
 }
 
 /* Rewrite the base64 key line of the secret key file with EDIT applied. */
-static void edit_seckey(const char *path, size_t off, const void *bytes, size_t n)
+/* Overwrite (or, with XOR, flip) N bytes at OFF of a secret key file's
+ * binary form. Flipping changes the byte whatever its value. */
+static void edit_seckey(const char *path, size_t off, const void *bytes, size_t n, bool xor)
 {
         _cleanup_free_ char *text = read_text(path);
         unsigned char bin[158];
@@ -293,7 +322,9 @@ static void edit_seckey(const char *path, size_t off, const void *bytes, size_t 
                                            sodium_base64_VARIANT_ORIGINAL),
                          0);
         assert_int_equal(len, 158);
-        memcpy(bin + off, bytes, n);
+        for (size_t i = 0; i < n; i++)
+                bin[off + i] =
+                        xor? bin[off + i] ^ ((const unsigned char *)bytes)[i] : ((const unsigned char *)bytes)[i];
         sodium_bin2base64(b64, sizeof(b64), bin, sizeof(bin), sodium_base64_VARIANT_ORIGINAL);
         snprintf(out, sizeof(out), "untrusted comment: edited\n%s\n", b64);
         assert_int_equal(fs_write_atomic(path, out, strlen(out), 0600, true, &err), 0);
@@ -307,7 +338,7 @@ static void test_encrypted_seckey_refused(void **state)
         _cleanup_free_ char *sec = path_in(state, "k.key");
         _cleanup_error_ agora_error_t err = NULL;
 
-        edit_seckey(sec, 2, "Sc", 2);
+        edit_seckey(sec, 2, "Sc", 2, false);
         assert_int_equal(sign_seckey_load(sec, &sk2, &err), -1);
         assert_non_null(
                 strstr(agora_error_message(err), "encrypted keys are not supported; create the key with agora keygen"));
@@ -322,7 +353,7 @@ static void test_bad_checksum_refused(void **state)
         _cleanup_error_ agora_error_t err = NULL;
 
         /* last byte of the checksum */
-        edit_seckey(sec, 157, "\x5a", 1);
+        edit_seckey(sec, 157, "\x5a", 1, true);
         assert_int_equal(sign_seckey_load(sec, &sk2, &err), -1);
         assert_int_equal(err->kind, AGORA_ERR_INTEGRITY);
         assert_non_null(strstr(agora_error_message(err), "checksum"));
@@ -441,6 +472,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 T(test_keyid_format_matches_minisign),
+                T(test_keyid_format_drops_leading_zeros_as_minisign),
                 T(test_pubkey_parse_minisign_line),
                 T(test_pubkey_parse_rejects_garbage),
                 T(test_round_trip_returns_trusted_comment),
@@ -452,6 +484,7 @@ int main(void)
                 T(test_malformed_signature_refused),
                 T(test_seckey_write_refuses_overwrite),
                 T(test_seckey_readable_by_others_refused),
+                T(test_seckey_fifo_refused_without_blocking),
                 T(test_encrypted_seckey_refused),
                 T(test_bad_checksum_refused),
                 T(test_minisign_verifies_ours),

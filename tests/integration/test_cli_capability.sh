@@ -89,7 +89,7 @@ test_register_directory_one_commit() {
         [ "$(git_count)" -eq $((count + 1)) ] || fail "registration is not exactly one commit"
         [ "$(git -C "$REG" log -1 --format=%s)" = "register capability tools $out" ] ||
                 fail "commit message: $(git -C "$REG" log -1 --format=%s)"
-        git -C "$REG" log -1 --format=%B | grep -Eq '^Operator-Key: [0-9A-F]{16}$' || fail "no Operator-Key trailer"
+        git -C "$REG" log -1 --format=%B | grep -Eq '^Operator-Key: [0-9A-F]{1,16}$' || fail "no Operator-Key trailer"
         [ "$(git -C "$REG" log -1 --format='%an <%ae>')" = "agora test <test@agora.invalid>" ] ||
                 fail "author is not GIT_AUTHOR_NAME/EMAIL"
         git -C "$REG" fsck --strict >/dev/null 2>&1 || fail "git fsck failed"

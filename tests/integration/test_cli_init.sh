@@ -13,7 +13,7 @@ test_init_creates_bare_repo_readable_by_git() {
         run "$AGORA" --registry "$PWD/reg" --key "$PWD/keys/operator.key" init
         expect_rc 0
         expect_out "^initialized registry $PWD/reg"
-        expect_out "created operator key $PWD/keys/operator.key \(key id [0-9A-F]{16}\)"
+        expect_out "created operator key $PWD/keys/operator.key \(key id [0-9A-F]{1,16}\)"
         [ "$(git -C reg rev-parse --is-bare-repository)" = true ] || fail "registry is not a bare repository"
         git -C reg log --format=%s | grep -qx "init registry" || fail "no 'init registry' commit"
         [ "$(git -C reg rev-list --count HEAD)" -eq 1 ] || fail "init made more than one commit"
@@ -133,7 +133,7 @@ test_default_paths_follow_xdg() {
 test_keygen_creates_pair() {
         run "$AGORA" keygen --out "$PWD/a/b/my.key"
         expect_rc 0
-        expect_out "^created operator key $PWD/a/b/my.key \(public key $PWD/a/b/my.pub, key id [0-9A-F]{16}\)$"
+        expect_out "^created operator key $PWD/a/b/my.key \(public key $PWD/a/b/my.pub, key id [0-9A-F]{1,16}\)$"
         [ "$(stat -c %a a/b/my.key)" = 600 ] || fail "secret key not 0600"
         run "$AGORA" --json keygen --out "$PWD/other"
         expect_rc 0
