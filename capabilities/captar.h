@@ -56,6 +56,7 @@ int captar_build(const char *name, const char *path, const captar_limits *limits
 
 /* Check that the LEN bytes at DATA are a canonical tarball (re-parse with the
  * same rules and require that rebuilding gives identical bytes). Used by
- * `agora verify` and by workers before unpacking. */
+ * `agora verify`, `agora resolve` and by workers before unpacking. On
+ * success *RET (may be NULL) describes the tarball as captar_build would. */
 int captar_check_canonical(const char *name, const void *data, size_t len, const captar_limits *limits,
-                           agora_error_t *err);
+                           captar_result *ret, agora_error_t *err);

@@ -12,7 +12,7 @@
 #include "common/cleanup.h"
 
 int captar_check_canonical(const char *name, const void *data, size_t len, const captar_limits *limits,
-                           agora_error_t *err)
+                           captar_result *ret, agora_error_t *err)
 {
         captar_limits defaults;
 
@@ -29,7 +29,12 @@ int captar_check_canonical(const char *name, const void *data, size_t len, const
         captar_list_init(&l, name, limits);
         /* No decompression here: a canonical tarball is stored as is, and
          * a compressed one is by definition not canonical. */
-        if (captar_archive_scan_memory(&l, data, len, err) < 0)
+        if (captar_archive_scan_memory(&l, data, len, err) < 0 || captar_write(&l, &s, err) < 0)
                 return -1;
-        return captar_write(&l, &s, err);
+        if (ret != NULL) {
+                /* Identical bytes: DATA's own hash is the rebuilt one. */
+                *ret = (captar_result){.size = len, .entries = l.n_entries, .content_bytes = l.content_bytes};
+                agora_hash_buffer(data, len, &ret->hash);
+        }
+        return 0;
 }

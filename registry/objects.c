@@ -58,14 +58,19 @@ static int check_capability(const json_t *def, const char *what, agora_error_t *
         return 0;
 }
 
-/* Entry points are paths inside the cage passed to execve: no control
- * characters that could break a log line or a command line. */
+/* Entry points are paths inside the cage passed to execve: absolute, since
+ * the cage has no search path and no working directory to be relative to,
+ * and no control characters that could break a log line or a command line. */
 static int check_entrypoint(const char *s, const char *what, agora_error_t *err)
 {
         size_t len = strlen(s);
 
         if (len == 0)
                 return agora_error_set(err, AGORA_ERR_USAGE, "%s: 'entrypoint' must not be empty", what);
+        if (s[0] != '/')
+                return agora_error_set(err, AGORA_ERR_USAGE,
+                                       "%s: 'entrypoint' must be an absolute path inside the cage (like /cap/NAME/run)",
+                                       what);
         if (len > PATH_LIMIT)
                 return agora_error_set(err, AGORA_ERR_USAGE, "%s: 'entrypoint' is longer than %d bytes", what,
                                        PATH_LIMIT);
@@ -122,6 +127,21 @@ static int check_ref(const char *what, const char *key, const char *ref, agora_e
                                ref);
 }
 
+/* A plain value is committed to the registry's history forever: a token
+ * there could never be taken back. Refused when set, and refused when read,
+ * since stock git can commit what `agora register` would not. */
+static int check_value_not_credential(const char *what, const char *key, const char *value, agora_error_t *err)
+{
+        const char *reason = secretscan_reason(key, value);
+
+        if (reason != NULL)
+                return agora_error_set(err, AGORA_ERR_USAGE,
+                                       "%s: value of '%s' looks like a credential (%s); pass it as a reference: "
+                                       "--secret %s=env:VAR or --secret %s=file:/path",
+                                       what, key, reason, key, key);
+        return 0;
+}
+
 static int check_env(const json_t *def, const char *what, agora_error_t *err)
 {
         static const char *const keys[] = {"kind", "name", "values", "secrets", NULL};
@@ -140,6 +160,8 @@ static int check_env(const json_t *def, const char *what, agora_error_t *err)
                 if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
                         return agora_error_set(err, AGORA_ERR_USAGE, "%s: value of '%s' must be a string without NUL",
                                                what, key);
+                if (check_value_not_credential(what, key, json_string_value(v), err) < 0)
+                        return -1;
         }
         json_object_foreach(secrets, key, v)
         {
@@ -268,21 +290,17 @@ static int env_slots(json_t *env, json_t **values, json_t **secrets, agora_error
 
 int objects_env_set_value(json_t *env, const char *key, const char *value, agora_error_t *err)
 {
+        _cleanup_free_ char *what = NULL;
         json_t *values, *secrets;
-        const char *reason;
 
         if (env_slots(env, &values, &secrets, err) < 0)
                 return -1;
         if (agora_env_key_check(key, err) < 0)
                 return agora_error_wrap(err, "env '%s'", def_name(env));
-        /* A plain value is committed to the registry's history forever: a
-         * token typed here could never be taken back. */
-        reason = secretscan_reason(key, value);
-        if (reason != NULL)
-                return agora_error_set(err, AGORA_ERR_USAGE,
-                                       "env '%s': value of '%s' looks like a credential (%s); pass it as a reference: "
-                                       "--secret %s=env:VAR or --secret %s=file:/path",
-                                       def_name(env), key, reason, key, key);
+        if (asprintf(&what, "env '%s'", def_name(env)) < 0)
+                return agora_error_set_errno(err, ENOMEM, "env");
+        if (check_value_not_credential(what, key, value, err) < 0)
+                return -1;
         if (json_object_set_new(values, key, json_string(value)) < 0)
                 return agora_error_set(err, AGORA_ERR_USAGE, "env '%s': value of '%s' is not valid UTF-8",
                                        def_name(env), key);

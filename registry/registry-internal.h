@@ -9,6 +9,7 @@
 #include <git2.h>
 #include <stdbool.h>
 
+#include "capabilities/captar.h"
 #include "common/cleanup.h"
 #include "common/error.h"
 #include "common/hash.h"
@@ -17,6 +18,8 @@
 #define REGISTRY_MARKER "agora-registry.json"
 #define REGISTRY_MARKER_JSON "{\"format\":1}"
 #define REGISTRY_BLOB_DIR "blobs/sha256"
+/* The branch registry_init creates and HEAD points at. */
+#define REGISTRY_BRANCH "refs/heads/main"
 #define REGISTRY_DEFAULT_LOCK_TIMEOUT_MS 10000u
 /* Definitions are small; a huge one is an attack on memory, not a definition. */
 #define REGISTRY_DEF_MAX (1u << 20)
@@ -114,9 +117,15 @@ void registry_lock_release(int fd);
 int registry_blobmap_add(registry *r, const agora_hash *h, const git_oid *oid, agora_error_t *err);
 const git_oid *registry_blobmap_find(const registry *r, const agora_hash *h);
 
+/* Every file agora reads from a tree must be a plain blob (100644): an
+ * executable bit or a symlink (120000, its "target" text posing as the
+ * file's content) was not written by agora. Fails with AGORA_ERR_INTEGRITY
+ * naming PATH otherwise. */
+int registry_entry_mode_check(const git_tree_entry *entry, const char *path, agora_error_t *err);
+
 /* Read the blob at PATH of TREE (at most MAX bytes) into a malloc'd,
  * NUL-terminated buffer. AGORA_ERR_NOTFOUND (message "'PATH': not found") if
- * there is no such blob. */
+ * there is no such blob; its mode is checked as above. */
 int registry_tree_read(git_repository *repo, git_tree *tree, const char *path, size_t max, char **ret_buf,
                        size_t *ret_len, git_oid *ret_oid, agora_error_t *err);
 
@@ -128,6 +137,29 @@ int registry_blob_read(git_repository *repo, const git_oid *oid, size_t max, cha
  * name. WHAT names it ("capability 'x'"). */
 int registry_def_parse(registry_kind k, const char *name, const char *buf, size_t len, json_t **ret,
                        agora_error_t *err);
+
+/* Write a commit object and return its id. libgit2's git_commit_create
+ * drops the error of its own object write (a full disk then surfaces only at
+ * the ref update, as "target OID for the reference doesn't exist"), so the
+ * commit is built as a buffer and written here, failing at the write. Leaves
+ * libgit2's error set for registry_git_error. */
+int registry_commit_write(git_repository *repo, const git_signature *author, const git_signature *committer,
+                          const char *message, const git_tree *tree, size_t n_parents, const git_commit *parents[],
+                          git_oid *ret);
+
+/* tarball.c: a capability's tarball as read from the registry, already
+ * known to hash to H, must also be canonical: its hash alone proves only
+ * that nobody changed it since whoever committed it, and stock git can
+ * commit any bytes (a setuid "../../etc/cron.d/x", a symlink) under their
+ * real sha256. Limits come from the blob's own length, so a capability
+ * registered with a larger --max-size still passes. WHO names the users
+ * ("capability 'a'" or "capability 'a', 'b'"), NAME one of them. Errors read
+ * "WHO: blob sha256:…: why". */
+int registry_tarball_check(const char *who, const char *name, const agora_hash *h, const void *data, size_t len,
+                           captar_result *ret, agora_error_t *err);
+/* The definition's "size" and "entries" must describe the tarball:
+ * "capability 'x': definition says 7 entries, tarball has 2". */
+int registry_tarball_matches(const char *name, const json_t *def, const captar_result *res, agora_error_t *err);
 
 /* Initialise a view struct reading TREE (taking a reference of it). */
 void registry_view_setup(registry_view *v, registry *r, git_tree *tree, const git_oid *commit);

@@ -51,16 +51,47 @@ int registry_kind_parse(const char *s, registry_kind *ret, agora_error_t *err)
 
 int registry_git_error(agora_error_t *err, int code, const char *fmt, ...)
 {
+        /* Taken first: formatting the context may change errno. */
+        int saved_errno = errno;
         const git_error *e = git_error_last();
         _cleanup_free_ char *ctx = NULL;
+        const char *why;
         va_list ap;
 
         va_start(ap, fmt);
         if (vasprintf(&ctx, fmt, ap) < 0)
                 ctx = NULL;
         va_end(ap);
-        return agora_error_set(err, AGORA_ERR_FAILED, "%s: %s", ctx ? ctx : "registry",
-                               e && e->message ? e->message : (code == GIT_ENOTFOUND ? "not found" : "git error"));
+        /* Some libgit2 failures (a write cut short by a full disk among them)
+         * set no message; the errno behind them still says what happened,
+         * where "git error" would send the operator looking in the wrong
+         * place. */
+        if (e != NULL && e->message != NULL && *e->message)
+                why = e->message;
+        else if (code == GIT_ENOTFOUND)
+                why = "not found";
+        else if (saved_errno != 0)
+                why = strerror(saved_errno);
+        else
+                why = "git error";
+        return agora_error_set(err, AGORA_ERR_FAILED, "%s: %s", ctx ? ctx : "registry", why);
+}
+
+int registry_commit_write(git_repository *repo, const git_signature *author, const git_signature *committer,
+                          const char *message, const git_tree *tree, size_t n_parents, const git_commit *parents[],
+                          git_oid *ret)
+{
+        _cleanup_git_(git_odb) git_odb *odb = NULL;
+        git_buf buf = GIT_BUF_INIT;
+        int rc;
+
+        rc = git_commit_create_buffer(&buf, repo, author, committer, NULL, message, tree, n_parents, parents);
+        if (rc == 0)
+                rc = git_repository_odb(&odb, repo);
+        if (rc == 0)
+                rc = git_odb_write(ret, odb, buf.ptr, buf.size, GIT_OBJECT_COMMIT);
+        git_buf_dispose(&buf);
+        return rc;
 }
 
 int registry_global_init(agora_error_t *err)
@@ -153,13 +184,14 @@ static int write_first_commit(const char *dir, const char *path, const char *aut
         _cleanup_git_(git_treebuilder) git_treebuilder *tb = NULL;
         _cleanup_git_(git_tree) git_tree *tree = NULL;
         _cleanup_git_(git_signature) git_signature *author = NULL, *committer = NULL;
+        _cleanup_git_(git_reference) git_reference *ref = NULL;
         git_oid blob, tree_oid, commit;
 
         if (git_repository_init_options_init(&opts, GIT_REPOSITORY_INIT_OPTIONS_VERSION) < 0)
                 return registry_git_error(err, -1, "'%s': cannot create registry", path);
         /* Bare: there is no work tree that could drift from what is committed. */
         opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_NO_REINIT;
-        opts.initial_head = "main";
+        opts.initial_head = "main"; /* REGISTRY_BRANCH */
         opts.description = "agora registry";
         if (git_repository_init_ext(&repo, dir, &opts) < 0)
                 return registry_git_error(err, -1, "'%s': cannot create registry", path);
@@ -170,7 +202,8 @@ static int write_first_commit(const char *dir, const char *path, const char *aut
                 return registry_git_error(err, -1, "'%s': cannot write first tree", path);
         if (registry_signatures(repo, author_name, author_email, &author, &committer, err) < 0)
                 return agora_error_wrap(err, "'%s'", path);
-        if (git_commit_create(&commit, repo, "HEAD", author, committer, NULL, "init registry\n", tree, 0, NULL) < 0)
+        if (registry_commit_write(repo, author, committer, "init registry\n", tree, 0, NULL, &commit) < 0 ||
+            git_reference_create(&ref, repo, REGISTRY_BRANCH, &commit, 0, "init registry") < 0)
                 return registry_git_error(err, -1, "'%s': cannot write first commit", path);
         return 0;
 }
@@ -224,6 +257,36 @@ int registry_init(const char *path, const char *author_name, const char *author_
         return 0;
 }
 
+static int not_ours(const char *path, agora_error_t *err)
+{
+        return agora_error_set(err, AGORA_ERR_FAILED, "'%s': not an agora registry (run agora init)", path);
+}
+
+static int has_object(const git_oid *id, void *payload)
+{
+        (void)id, (void)payload;
+        return 1; /* one is enough: stop */
+}
+
+/* HEAD names a branch that does not exist. A repository with no objects at
+ * all is a bare `git init`, never a registry; one with history has lost its
+ * branch (deleted, or HEAD re-pointed), and saying "run agora init" there
+ * would send the operator to destroy it. */
+static int unborn_head(git_repository *repo, const char *path, agora_error_t *err)
+{
+        _cleanup_git_(git_reference) git_reference *head = NULL;
+        _cleanup_git_(git_odb) git_odb *odb = NULL;
+        const char *target;
+
+        if (git_repository_odb(&odb, repo) == 0 && git_odb_foreach(odb, has_object, NULL) == 0)
+                return not_ours(path, err);
+        if (git_reference_lookup(&head, repo, "HEAD") < 0)
+                return registry_git_error(err, -1, "'%s': cannot read HEAD", path);
+        target = git_reference_symbolic_target(head);
+        return agora_error_set(err, AGORA_ERR_FAILED, "'%s': branch '%s' does not exist (HEAD points at it)", path,
+                               target ? target : "?");
+}
+
 /* The head tree must carry our marker with the one format we understand. */
 static int check_marker(git_repository *repo, const char *path, agora_error_t *err)
 {
@@ -232,17 +295,34 @@ static int check_marker(git_repository *repo, const char *path, agora_error_t *e
         _cleanup_git_(git_tree) git_tree *tree = NULL;
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;
+        int rc;
 
-        if (git_repository_head(&head, repo) < 0 || git_commit_lookup(&commit, repo, git_reference_target(head)) < 0 ||
-            git_commit_tree(&tree, commit) < 0)
-                goto not_ours;
+        rc = git_repository_head(&head, repo);
+        if (rc == GIT_EUNBORNBRANCH)
+                return unborn_head(repo, path, err);
+        if (rc < 0)
+                return registry_git_error(err, rc, "'%s': cannot read HEAD", path);
+        if (git_commit_lookup(&commit, repo, git_reference_target(head)) < 0 || git_commit_tree(&tree, commit) < 0)
+                return registry_git_error(err, -1, "'%s': cannot read the commit HEAD points at", path);
         if (registry_tree_read(repo, tree, REGISTRY_MARKER, 4096, &buf, &len, NULL, NULL) < 0)
-                goto not_ours;
+                return not_ours(path, err);
         if (len != strlen(REGISTRY_MARKER_JSON) || memcmp(buf, REGISTRY_MARKER_JSON, len) != 0)
-                goto not_ours;
+                return not_ours(path, err);
         return 0;
-not_ours:
-        return agora_error_set(err, AGORA_ERR_FAILED, "'%s': not an agora registry (run agora init)", path);
+}
+
+/* PATH holds a git repository: bare (as agora makes them) or with .git. */
+static bool looks_like_git(const char *path)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct stat st;
+
+        if (fd < 0)
+                return false;
+        if (fstatat(fd, ".git", &st, 0) == 0)
+                return true;
+        return fstatat(fd, "HEAD", &st, 0) == 0 && S_ISREG(st.st_mode) && fstatat(fd, "objects", &st, 0) == 0 &&
+               S_ISDIR(st.st_mode);
 }
 
 int registry_open(const char *path, registry **ret, agora_error_t *err)
@@ -250,6 +330,7 @@ int registry_open(const char *path, registry **ret, agora_error_t *err)
         _cleanup_git_(git_repository) git_repository *repo = NULL;
         registry *r;
         struct stat st;
+        int rc;
 
         if (stat(path, &st) < 0) {
                 if (errno == ENOENT)
@@ -259,8 +340,22 @@ int registry_open(const char *path, registry **ret, agora_error_t *err)
         }
         /* NO_SEARCH: a registry path that happens to lie inside some other git
          * checkout must not silently open that checkout instead. */
-        if (git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
-                return agora_error_set(err, AGORA_ERR_FAILED, "'%s': not an agora registry (run agora init)", path);
+        rc = git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+        /* Not a git repository at all: an empty or unrelated directory. */
+        if (rc == GIT_ENOTFOUND && !looks_like_git(path))
+                return not_ours(path, err);
+        /* libgit2 1.5 refuses another user's repository (git's "dubious
+         * ownership") with GIT_ENOTFOUND and a stray message about
+         * safe.directory; say what newer libgit2 says. */
+        if (rc == GIT_ENOTFOUND && st.st_uid != geteuid())
+                return agora_error_set(err, AGORA_ERR_FAILED,
+                                       "'%s': cannot open registry: repository path '%s' is not owned by current user",
+                                       path, path);
+        /* Anything else (another user's repository, which libgit2 refuses as
+         * "not owned by current user"; an unreadable one; a broken HEAD) has
+         * its own cause, which "run agora init" would only hide. */
+        if (rc < 0)
+                return registry_git_error(err, rc, "'%s': cannot open registry", path);
         if (check_marker(repo, path, err) < 0)
                 return -1;
         r = calloc(1, sizeof(*r));

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Resolution: the exact bytes a dispatch of SUBAGENT with ENV would run, all
- * read from one commit, every capability blob re-hashed before it is named.
+ * read from one commit, every capability blob re-hashed and checked to be a
+ * canonical tarball before it is named.
  * What a worker receives is this document, so a registry tampered with
  * between registration and dispatch is caught here, not in the cage.
  */
@@ -29,6 +30,8 @@ static int resolve_capability(registry_view *v, const char *subagent, const char
         _cleanup_free_ char *what = NULL;
         _cleanup_free_ void *data = NULL;
         agora_hash tarball;
+        captar_result res;
+        size_t len = 0;
 
         if (registry_view_get(v, REGISTRY_CAPABILITY, name, &def, NULL, err) < 0) {
                 if (registry_error_kind(err) == AGORA_ERR_NOTFOUND)
@@ -40,9 +43,12 @@ static int resolve_capability(registry_view *v, const char *subagent, const char
                 return agora_error_wrap(err, "subagent '%s'", subagent);
         if (asprintf(&what, "capability '%s'", name) < 0)
                 return agora_error_set_errno(err, ENOMEM, "capability '%s'", name);
-        /* Read for the re-hash alone: a name in the output is a promise that
-         * these bytes are in the registry and intact. */
-        if (registry_view_blob(v, &tarball, what, &data, NULL, err) < 0)
+        /* A name in the output is a promise that these bytes are in the
+         * registry, intact, and a tarball agora itself would have built: a
+         * worker must never be the first to see a hostile one. */
+        if (registry_view_blob(v, &tarball, what, &data, &len, err) < 0 ||
+            registry_tarball_check(what, name, &tarball, data, len, &res, err) < 0 ||
+            registry_tarball_matches(name, def, &res, err) < 0)
                 return agora_error_wrap(err, "subagent '%s'", subagent);
         if (json_array_append_new(out, named_hash(name, &tarball)) < 0)
                 return agora_error_set_errno(err, ENOMEM, "subagent '%s'", subagent);

@@ -11,7 +11,9 @@
  *    "profile":NAME, "entrypoint":PATH,
  *    "registryCommit":HEX}
  *
- * Every capability blob is re-hashed before it is named here.
+ * Every capability blob is re-hashed, and checked to be a canonical tarball
+ * that its definition's "size" and "entries" describe, before it is named
+ * here.
  */
 
 #include <jansson.h>

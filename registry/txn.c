@@ -9,16 +9,86 @@
  * Objects are written before the branch moves, so a full disk or a crash
  * leaves the old head and some unreachable objects, never a half commit.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/cjson.h"
 #include "common/cleanup.h"
 #include "common/name.h"
 #include "registry/objects.h"
 #include "registry/registry-internal.h"
+
+/* A temporary object file untouched for this long belongs to a writer that
+ * was killed: a live one keeps its mtime fresh with every write. */
+#define STALE_TEMP_SECONDS (10 * 60)
+
+static bool is_object_temp(const char *name)
+{
+        /* libgit2's loose-object temp files, and git's (and blobstore.c's
+         * fallback) tmp_obj_ files. */
+        return strncmp(name, "tmp_object_git2_", 16) == 0 || strncmp(name, "tmp_obj_", 8) == 0;
+}
+
+static bool is_fanout_dir(const char *name)
+{
+        return strlen(name) == 2 && strspn(name, "0123456789abcdef") == 2;
+}
+
+/* Remove stale temp files from the directory DIRFD (closed here); recurse
+ * into the objects/xx fan-out directories when FANOUT. */
+static void sweep_temp_dir(int dirfd, bool fanout, time_t cutoff)
+{
+        DIR *d = fdopendir(dirfd);
+        struct dirent *de;
+
+        if (d == NULL) {
+                close(dirfd);
+                return;
+        }
+        while ((de = readdir(d)) != NULL) {
+                struct stat st;
+                if (fanout && is_fanout_dir(de->d_name)) {
+                        int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sub >= 0)
+                                sweep_temp_dir(sub, false, cutoff);
+                        continue;
+                }
+                if (!is_object_temp(de->d_name) || fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                if (S_ISREG(st.st_mode) && st.st_mtime < cutoff)
+                        unlinkat(dirfd, de->d_name, 0);
+        }
+        closedir(d);
+}
+
+/* A command killed while writing an object (libgit2 writes objects/
+ * tmp_object_git2_*, git and blobstore.c objects/xx/tmp_obj_*) leaves its
+ * temp file behind forever: nothing in agora or libgit2 would remove it, and
+ * a registry on a small disk fills up with them. We hold the flock, so no
+ * agora transaction is writing; blobs are stored without the lock, and a
+ * stock git may be running, but any live writer keeps its file's mtime
+ * fresh, so an old one is garbage. Best effort: a file we cannot remove
+ * costs disk, not correctness, and must not fail the mutation. */
+static void sweep_stale_temp_files(registry *r)
+{
+        _cleanup_free_ char *objects = NULL;
+        int fd;
+
+        if (asprintf(&objects, "%sobjects", git_repository_path(r->repo)) < 0) {
+                objects = NULL;
+                return;
+        }
+        fd = open(objects, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0)
+                sweep_temp_dir(fd, true, time(NULL) - STALE_TEMP_SECONDS);
+}
 
 int registry_begin(registry *r, registry_txn **ret, agora_error_t *err)
 {
@@ -29,6 +99,14 @@ int registry_begin(registry *r, registry_txn **ret, agora_error_t *err)
 
         if (registry_lock_acquire(r, &lock, err) < 0)
                 return -1;
+        /* With HEAD detached, git_repository_head is HEAD itself: the commit
+         * would land on no branch and be lost to the next checkout or gc. */
+        if (git_repository_head_detached(r->repo) == 1)
+                return agora_error_set(err, AGORA_ERR_FAILED,
+                                       "registry '%s': HEAD is detached; agora commits only to a branch "
+                                       "(git symbolic-ref HEAD refs/heads/main)",
+                                       r->path);
+        sweep_stale_temp_files(r);
         /* Read the head only under the lock: it is the base of our commit. */
         if (git_repository_head(&head, r->repo) < 0 || git_reference_target(head) == NULL ||
             git_commit_lookup(&commit, r->repo, git_reference_target(head)) < 0)
@@ -162,6 +240,12 @@ int registry_txn_put(registry_txn *t, registry_kind k, const char *name, const j
                 return -1;
         if (cjson_dump(def, &buf, &len, err) < 0)
                 return agora_error_wrap(err, "%s '%s'", registry_kind_name(k), name);
+        /* Every reader refuses a definition above this size; refusing it here
+         * keeps an unreadable one out of the registry (and its object store). */
+        if (len > REGISTRY_DEF_MAX)
+                return agora_error_set(err, AGORA_ERR_USAGE,
+                                       "%s '%s': definition is %zu bytes, more than the %u allowed",
+                                       registry_kind_name(k), name, len, REGISTRY_DEF_MAX);
         if (asprintf(&path, "%s/%s.json", registry_kind_dir(k), name) < 0)
                 return agora_error_set_errno(err, ENOMEM, "%s '%s'", registry_kind_name(k), name);
         if (git_blob_create_from_buffer(&def_oid, t->r->repo, buf, len) < 0)
@@ -316,15 +400,24 @@ int registry_txn_commit(registry_txn *t, const char *message, int *ret_changed, 
                 return agora_error_wrap(err, "registry '%s'", r->path);
         if (git_commit_lookup(&parent, r->repo, &t->head) < 0)
                 return registry_git_error(err, -1, "registry '%s': cannot read head", r->path);
-        if (git_commit_create(&commit, r->repo, NULL, author, committer, NULL, msg, t->view.tree, 1,
-                              (const git_commit **)&parent) < 0)
+        if (registry_commit_write(r->repo, author, committer, msg, t->view.tree, 1, (const git_commit **)&parent,
+                                  &commit) < 0)
                 return registry_git_error(err, -1, "registry '%s': cannot write commit", r->path);
         /* Compare-and-swap: move the branch only if it still points where it
          * did at begin. */
         rc = git_reference_create_matching(&ref, r->repo, t->refname, &commit, 1, &t->head, "agora commit");
-        if (rc == GIT_EMODIFIED || rc == GIT_ELOCKED)
+        if (rc == GIT_EMODIFIED)
                 return agora_error_set(err, AGORA_ERR_BUSY,
                                        "registry busy: '%s': '%s' moved while this command was changing it; try again",
+                                       r->path, t->refname);
+        /* Every agora writer holds the flock, so the ref's lock file is not
+         * another agora's: it is a stock git command's, or, far more likely,
+         * left by a command killed mid-update (libgit2 cannot remove it from
+         * a SIGKILL). Saying "busy" would have the operator retry forever. */
+        if (rc == GIT_ELOCKED)
+                return agora_error_set(err, AGORA_ERR_FAILED,
+                                       "registry '%s': stale lock file '%s.lock' left by an interrupted command; "
+                                       "remove it if no git command is running",
                                        r->path, t->refname);
         if (rc < 0)
                 return registry_git_error(err, rc, "registry '%s': cannot update '%s'", r->path, t->refname);

@@ -20,6 +20,7 @@
 typedef struct blob_use {
         agora_hash hash;
         char *capability;
+        json_t *def; /* the checked definition; NULL if it failed its checks */
 } blob_use;
 
 typedef struct verify_state {
@@ -133,6 +134,27 @@ static void verify_refs(verify_state *s, registry_kind k, const char *name, cons
         }
 }
 
+/* Record that capability NAME points at the tarball of DEF. A definition
+ * that failed its checks (DEF_OK false) is read leniently, for its
+ * "contentHash" alone: its problem is already reported, and its tarball
+ * reported again as "not used by any capability" would only be noise. */
+static void record_use(verify_state *s, char **name, const char *buf, size_t len, json_t *def, bool def_ok)
+{
+        _cleanup_json_ json_t *loose = NULL;
+        _cleanup_error_ agora_error_t ignored = NULL;
+        blob_use *u = &s->uses[s->n_uses];
+
+        if (!def_ok) {
+                loose = json_loadb(buf, len, 0, NULL);
+                def = loose;
+        }
+        if (def == NULL || objects_capability_hash(def, &u->hash, &ignored) < 0)
+                return;
+        u->capability = take_ptr(*name);
+        u->def = def_ok ? json_incref(def) : NULL;
+        s->n_uses++;
+}
+
 /* Every definition of kind K; capabilities' tarball hashes are recorded in
  * s->uses (room for one per entry of capabilities/). */
 static void verify_kind(verify_state *s, registry_kind k)
@@ -144,10 +166,11 @@ static void verify_kind(verify_state *s, registry_kind k)
                 const git_tree_entry *ent = git_tree_entry_byindex(t, i);
                 const char *fn = git_tree_entry_name(ent);
                 size_t len = strlen(fn);
-                _cleanup_free_ char *name = NULL, *buf = NULL;
+                _cleanup_free_ char *name = NULL, *buf = NULL, *path = NULL;
                 _cleanup_json_ json_t *def = NULL;
                 _cleanup_error_ agora_error_t e = NULL;
                 size_t blen = 0;
+                bool ok = true;
 
                 if (len <= 5 || strcmp(fn + len - 5, ".json") != 0 || git_tree_entry_type(ent) != GIT_OBJECT_BLOB ||
                     (name = strndup(fn, len - 5)) == NULL || agora_name_check(registry_kind_name(k), name, &e) < 0) {
@@ -155,17 +178,27 @@ static void verify_kind(verify_state *s, registry_kind k)
                         continue;
                 }
                 s->checked++;
+                if (asprintf(&path, "%s/%s", dir, fn) < 0) {
+                        path = NULL;
+                        problem(s, "%s '%s': out of memory", registry_kind_name(k), name);
+                        continue;
+                }
+                if (registry_entry_mode_check(ent, path, &e) < 0) {
+                        problem_err(s, &e);
+                        ok = false;
+                }
                 if (registry_blob_read(s->v->r->repo, git_tree_entry_id(ent), REGISTRY_DEF_MAX, &buf, &blen, &e) < 0) {
                         problem(s, "%s '%s': %s", registry_kind_name(k), name, agora_error_message(e));
                         continue;
                 }
-                if (registry_def_parse(k, name, buf, blen, &def, &e) < 0) {
+                if (ok && registry_def_parse(k, name, buf, blen, &def, &e) < 0) {
                         problem_err(s, &e);
-                        continue;
+                        ok = false;
                 }
-                verify_refs(s, k, name, def);
-                if (k == REGISTRY_CAPABILITY && objects_capability_hash(def, &s->uses[s->n_uses].hash, &e) == 0)
-                        s->uses[s->n_uses++].capability = take_ptr(name);
+                if (ok)
+                        verify_refs(s, k, name, def);
+                if (k == REGISTRY_CAPABILITY)
+                        record_use(s, &name, buf, blen, def, ok);
         }
 }
 
@@ -196,6 +229,37 @@ static char *users_of(const verify_state *s, const char *hex)
         return out;
 }
 
+/* The tarball of blob HEX (LEN bytes at DATA, known to hash to its name)
+ * must be canonical, and each checked definition using it must describe it.
+ * USERS names them all, for the problem with the tarball itself. */
+static void verify_tarball(verify_state *s, const char *hex, const char *users, const void *data, size_t len)
+{
+        _cleanup_error_ agora_error_t e = NULL;
+        const blob_use *first = NULL;
+        captar_result res;
+        agora_hash h;
+
+        for (size_t u = 0; u < s->n_uses && first == NULL; u++) {
+                char uh[AGORA_HASH_HEX_LEN + 1];
+                agora_hash_hex(&s->uses[u].hash, uh);
+                if (strcmp(uh, hex) == 0)
+                        first = &s->uses[u];
+        }
+        if (first == NULL)
+                return;
+        h = first->hash;
+        if (registry_tarball_check(users, first->capability, &h, data, len, &res, &e) < 0) {
+                problem_err(s, &e);
+                return;
+        }
+        for (size_t u = 0; u < s->n_uses; u++) {
+                if (s->uses[u].def == NULL || !agora_hash_equal(&s->uses[u].hash, &h))
+                        continue;
+                if (registry_tarball_matches(s->uses[u].capability, s->uses[u].def, &res, &e) < 0)
+                        problem_err(s, &e);
+        }
+}
+
 /* Runs after the definitions, so that each problem can name the
  * capabilities using the tarball. */
 static void verify_blobs(verify_state *s)
@@ -205,7 +269,7 @@ static void verify_blobs(verify_state *s)
         for (size_t i = 0; blobs && i < git_tree_entrycount(blobs); i++) {
                 const git_tree_entry *e = git_tree_entry_byindex(blobs, i);
                 const char *fn = git_tree_entry_name(e);
-                _cleanup_free_ char *buf = NULL, *users = NULL;
+                _cleanup_free_ char *buf = NULL, *users = NULL, *path = NULL;
                 _cleanup_error_ agora_error_t e2 = NULL;
                 char got[AGORA_HASH_STR_LEN + 1];
                 size_t len = 0;
@@ -221,6 +285,12 @@ static void verify_blobs(verify_state *s)
                 if (users == NULL)
                         problem(s, "blob sha256:%s: not used by any capability", fn);
                 s->checked++;
+                if (asprintf(&path, REGISTRY_BLOB_DIR "/%s", fn) < 0)
+                        path = NULL;
+                if (registry_entry_mode_check(e, path ? path : fn, &e2) < 0) {
+                        problem(s, "%s%s%s", users ? users : "", users ? ": " : "", agora_error_message(e2));
+                        continue;
+                }
                 if (registry_blob_read(s->v->r->repo, git_tree_entry_id(e), SIZE_MAX - 1, &buf, &len, &e2) < 0) {
                         problem(s, "%s%sblob sha256:%s: %s", users ? users : "", users ? ": " : "", fn,
                                 agora_error_message(e2));
@@ -228,9 +298,13 @@ static void verify_blobs(verify_state *s)
                 }
                 agora_hash_buffer(buf, len, &h);
                 agora_hash_format(&h, got);
-                if (strcmp(got + strlen(AGORA_HASH_PREFIX), fn) != 0)
+                if (strcmp(got + strlen(AGORA_HASH_PREFIX), fn) != 0) {
                         problem(s, "%s%sblob sha256:%s: content hashes to %s", users ? users : "", users ? ": " : "",
                                 fn, got);
+                        continue;
+                }
+                if (users != NULL)
+                        verify_tarball(s, fn, users, buf, len);
         }
         /* blobs/ may hold only sha256/. */
         _cleanup_git_(git_tree) git_tree *top = subtree(s, "blobs");
@@ -243,8 +317,10 @@ static void verify_blobs(verify_state *s)
 
 static void uses_free(verify_state *s)
 {
-        for (size_t u = 0; u < s->n_uses; u++)
+        for (size_t u = 0; u < s->n_uses; u++) {
                 free(s->uses[u].capability);
+                json_decref(s->uses[u].def);
+        }
         free(s->uses);
 }
 
@@ -269,8 +345,11 @@ int registry_view_verify(registry_view *v, registry_report_fn report, void *ctx,
                         problem(&s, "unexpected path '%s' in the registry tree", fn);
         }
         s.checked++;
-        if (registry_tree_read(v->r->repo, v->tree, REGISTRY_MARKER, 4096, &marker, &marker_len, NULL, &e) < 0 ||
-            marker_len != strlen(REGISTRY_MARKER_JSON) || memcmp(marker, REGISTRY_MARKER_JSON, marker_len) != 0)
+        if (registry_tree_read(v->r->repo, v->tree, REGISTRY_MARKER, 4096, &marker, &marker_len, NULL, &e) < 0 &&
+            registry_error_kind(&e) == AGORA_ERR_INTEGRITY)
+                problem_err(&s, &e);
+        else if (marker == NULL || marker_len != strlen(REGISTRY_MARKER_JSON) ||
+                 memcmp(marker, REGISTRY_MARKER_JSON, marker_len) != 0)
                 problem(&s, "'%s': missing or not %s", REGISTRY_MARKER, REGISTRY_MARKER_JSON);
 
         for (unsigned k = 0; k < REGISTRY_KIND_COUNT; k++)

@@ -107,6 +107,16 @@ int registry_blob_read(git_repository *repo, const git_oid *oid, size_t max, cha
         return 0;
 }
 
+int registry_entry_mode_check(const git_tree_entry *entry, const char *path, agora_error_t *err)
+{
+        git_filemode_t mode = git_tree_entry_filemode(entry);
+
+        if (mode != GIT_FILEMODE_BLOB)
+                return agora_error_set(err, AGORA_ERR_INTEGRITY, "'%s': mode %06o, want a regular file (100644)", path,
+                                       (unsigned)mode);
+        return 0;
+}
+
 int registry_tree_read(git_repository *repo, git_tree *tree, const char *path, size_t max, char **ret_buf,
                        size_t *ret_len, git_oid *ret_oid, agora_error_t *err)
 {
@@ -114,6 +124,8 @@ int registry_tree_read(git_repository *repo, git_tree *tree, const char *path, s
 
         if (git_tree_entry_bypath(&entry, tree, path) < 0 || git_tree_entry_type(entry) != GIT_OBJECT_BLOB)
                 return agora_error_set(err, AGORA_ERR_NOTFOUND, "'%s': not found", path);
+        if (registry_entry_mode_check(entry, path, err) < 0)
+                return -1;
         if (ret_oid != NULL)
                 git_oid_cpy(ret_oid, git_tree_entry_id(entry));
         if (registry_blob_read(repo, git_tree_entry_id(entry), max, ret_buf, ret_len, err) < 0)

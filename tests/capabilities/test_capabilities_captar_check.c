@@ -58,7 +58,10 @@ static void expect_not_canonical(const void *data, size_t len, const char *why)
 {
         agora_error_t err = NULL;
 
-        assert_int_equal(captar_check_canonical("c", data, len, NULL, &err), -1);
+        captar_result res = {.size = 12345};
+
+        assert_int_equal(captar_check_canonical("c", data, len, NULL, &res, &err), -1);
+        assert_int_equal(res.size, 12345); /* untouched on failure */
         captar_test_error_says(err, "capability 'c'", why, NULL);
         agora_error_release(&err);
 }
@@ -68,8 +71,45 @@ static void test_own_output_is_canonical(void **state)
         fixture *f = *state;
         agora_error_t err = NULL;
 
-        if (captar_check_canonical("c", f->canon, f->canon_len, NULL, &err) < 0)
+        if (captar_check_canonical("c", f->canon, f->canon_len, NULL, NULL, &err) < 0)
                 fail_msg("%s", agora_error_message(err));
+}
+
+/* What the check reports is what captar_build reported for the same bytes,
+ * so a definition's "size" and "entries" can be compared with it. */
+static void test_check_describes_tarball_as_build_did(void **state)
+{
+        fixture *f = *state;
+        agora_error_t err = NULL;
+        captar_result built, checked;
+
+        free(f->canon);
+        f->canon = NULL;
+        if (captar_test_build("c", f->src, NULL, &f->canon, &f->canon_len, &built, &err) < 0)
+                fail_msg("captar_build: %s", agora_error_message(err));
+        if (captar_check_canonical("c", f->canon, f->canon_len, NULL, &checked, &err) < 0)
+                fail_msg("%s", agora_error_message(err));
+        assert_memory_equal(&checked.hash, &built.hash, sizeof(built.hash));
+        assert_int_equal(checked.size, f->canon_len);
+        assert_int_equal(checked.size, built.size);
+        assert_int_equal(checked.entries, 3); /* README, bin, bin/run */
+        assert_int_equal(checked.entries, built.entries);
+        assert_int_equal(checked.content_bytes, built.content_bytes);
+}
+
+/* The limits apply to the checked tarball too: a registry reader passes
+ * limits derived from the blob's length, never trusting its headers. */
+static void test_check_applies_entry_limit(void **state)
+{
+        fixture *f = *state;
+        agora_error_t err = NULL;
+        captar_limits lim;
+
+        captar_limits_default(&lim);
+        lim.max_entries = 2;
+        assert_int_equal(captar_check_canonical("c", f->canon, f->canon_len, &lim, NULL, &err), -1);
+        captar_test_error_says(err, "capability 'c'", "more than 2 entries", NULL);
+        agora_error_release(&err);
 }
 
 static void test_gnu_tar_of_same_files_is_not_canonical(void **state)
@@ -151,6 +191,8 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_own_output_is_canonical, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_check_describes_tarball_as_build_did, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_check_applies_entry_limit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_gnu_tar_of_same_files_is_not_canonical, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_flipped_mode_byte_is_not_canonical, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_extra_trailing_bytes_are_not_canonical, setup, teardown),

@@ -33,10 +33,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (len <= 0 || map == MAP_FAILED || (uint64_t)len != res.size)
                         abort();
                 /* What captar writes, captar must accept as canonical. */
-                if (captar_check_canonical("fuzz", map, (size_t)len, &lim, &err) < 0) {
+                captar_result check;
+                if (captar_check_canonical("fuzz", map, (size_t)len, &lim, &check, &err) < 0) {
                         fprintf(stderr, "own output not canonical: %s\n", agora_error_message(err));
                         abort();
                 }
+                if (check.size != res.size || check.entries != res.entries ||
+                    check.content_bytes != res.content_bytes || !agora_hash_equal(&check.hash, &res.hash))
+                        abort(); /* the check must describe what was built */
                 munmap(map, (size_t)len);
         } else if (err == NULL || err->msg == NULL) {
                 abort(); /* a failure must say why */

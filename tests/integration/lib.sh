@@ -67,6 +67,39 @@ ag() { # agora with the test's registry and key
 git_head() { git -C "$REG" rev-parse HEAD; }
 git_count() { git -C "$REG" rev-list --count HEAD; }
 
+# commit_files PATH=FILE[:MODE]…: a new commit on main whose tree has each
+# PATH replaced by FILE's bytes (mode 100644 unless given), made with git
+# plumbing only, the way someone with write access to the repository could
+# change it behind agora's back.
+commit_files() {
+        local idx="$PWD/tamper.index" spec path file mode blob tree commit
+        export GIT_DIR="$REG"
+        GIT_INDEX_FILE="$idx" git read-tree HEAD
+        for spec in "$@"; do
+                path=${spec%%=*} file=${spec#*=} mode=100644
+                case "$file" in *:*) mode=${file##*:} file=${file%:*} ;; esac
+                blob=$(git hash-object -w "$file")
+                GIT_INDEX_FILE="$idx" git update-index --add --cacheinfo "$mode,$blob,$path"
+        done
+        tree=$(GIT_INDEX_FILE="$idx" git write-tree)
+        commit=$(git commit-tree "$tree" -p HEAD -m "innocent change")
+        git update-ref refs/heads/main "$commit"
+        unset GIT_DIR
+        rm -f "$idx"
+}
+
+# A registry with capability c1 (bin/, bin/one), subagent s1 using it and
+# env e1; CAP_HASH/CAP_HEX name c1's tarball.
+setup_resolvable() {
+        new_registry
+        mkdir -p c1/bin
+        printf '#!/bin/sh\necho one\n' >c1/bin/one && chmod +x c1/bin/one
+        CAP_HASH=$(ag register capability c1 c1)
+        CAP_HEX=${CAP_HASH#sha256:}
+        ag register subagent s1 --entrypoint /cap/c1/bin/one --capability c1 >/dev/null
+        ag register env e1 A=b >/dev/null
+}
+
 run_tests() {
         local t tmp rc n=0 status=0
         for t in $(declare -F | awk '{print $3}' | grep '^test_'); do

@@ -5,30 +5,7 @@
 # repository, and concurrent agora commands on one registry.
 source "$(dirname "$0")/lib.sh"
 
-setup_resolvable() { # registry with capability c1, subagent s1 using it, env e1
-        new_registry
-        mkdir -p c1/bin
-        printf '#!/bin/sh\necho one\n' >c1/bin/one && chmod +x c1/bin/one
-        CAP_HASH=$(ag register capability c1 c1)
-        ag register subagent s1 --entrypoint /cap/c1/bin/one --capability c1 >/dev/null
-        ag register env e1 A=b >/dev/null
-}
-
-# replace_in_head PATH CONTENT-FILE: a new commit on main whose tree has
-# PATH replaced by CONTENT-FILE's bytes, made with git plumbing only, the
-# way an attacker with write access to the repository would.
-replace_in_head() {
-        local idx="$PWD/tamper.index" blob tree commit
-        export GIT_DIR="$REG"
-        GIT_INDEX_FILE="$idx" git read-tree HEAD
-        blob=$(git hash-object -w "$2")
-        GIT_INDEX_FILE="$idx" git update-index --cacheinfo "100644,$blob,$1"
-        tree=$(GIT_INDEX_FILE="$idx" git write-tree)
-        commit=$(git commit-tree "$tree" -p HEAD -m "innocent change")
-        git update-ref refs/heads/main "$commit"
-        unset GIT_DIR
-        rm -f "$idx"
-}
+replace_in_head() { commit_files "$1=$2"; } # PATH CONTENT-FILE
 
 test_verify_clean_registry() {
         setup_resolvable

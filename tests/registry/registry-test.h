@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "capabilities/captar.h"
 #include "common/cleanup.h"
 #include "registry/objects.h"
 #include "registry/registry.h"
@@ -183,6 +184,37 @@ static inline agora_hash put_capability(registry *r, const char *name, const cha
         put_commit(r, REGISTRY_CAPABILITY, name, objects_capability_new(name, &h, strlen(content), 1),
                    "register capability");
         return h;
+}
+
+/* Register capability NAME whose tarball is the canonical tarball of one
+ * file "f" holding CONTENT, as `agora register capability` would: what
+ * verify and resolve accept. Returns the tarball's sha256. */
+static inline agora_hash put_tar_capability(registry *r, const char *name, const char *content)
+{
+        agora_error_t err = NULL;
+        char dir[] = "/tmp/agora-captar-XXXXXX", file[64];
+        captar_result res;
+        agora_hash stored;
+        int fd, out;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(file, sizeof(file), "%s/f", dir);
+        fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+        close(fd);
+        out = memfd_create("tarball", MFD_CLOEXEC);
+        assert_true(out >= 0);
+        if (captar_build(name, dir, NULL, out, &res, &err) < 0)
+                fail_msg("captar_build: %s", agora_error_message(err));
+        rm_rf(dir);
+        assert_int_equal(lseek(out, 0, SEEK_SET), 0);
+        if (registry_store_blob(r, out, &res.hash, &stored, &err) < 0)
+                fail_msg("store_blob: %s", agora_error_message(err));
+        close(out);
+        put_commit(r, REGISTRY_CAPABILITY, name, objects_capability_new(name, &stored, res.size, res.entries),
+                   "register capability");
+        return stored;
 }
 
 static inline void hex_of(const agora_hash *h, char out[AGORA_HASH_HEX_LEN + 1])

@@ -159,13 +159,65 @@ static void branch_moved_by_git_gives_busy(void **state)
         assert_string_equal(head, theirs);
 }
 
+/* libgit2's lock on the branch, left by a command killed mid-update: not
+ * "busy" (retrying never helps) but named, with git's advice. */
+static void stale_ref_lock_file_is_named(void **state)
+{
+        fixture *f = *state;
+        _cleanup_error_ agora_error_t err = NULL;
+        _cleanup_json_ json_t *env = objects_env_new("mine");
+        _cleanup_free_ char *lock = NULL, *want = NULL;
+        registry_txn *t = NULL;
+        _cleanup_free_ char *before = run(NULL, "git -C %s rev-parse HEAD", f->path);
+
+        assert_true(asprintf(&lock, "%s/refs/heads/main.lock", f->path) > 0);
+        close(open(lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+        assert_int_equal(registry_begin(f->r, &t, &err), 0);
+        assert_int_equal(registry_txn_put(t, REGISTRY_ENV, "mine", env, &err), 0);
+        assert_int_equal(registry_txn_commit(t, "my change", NULL, NULL, &err), -1);
+        registry_txn_free(t);
+        assert_int_equal(err->kind, AGORA_ERR_FAILED);
+        assert_true(asprintf(&want,
+                             "registry '%s': stale lock file 'refs/heads/main.lock' left by an interrupted command; "
+                             "remove it if no git command is running",
+                             f->path) > 0);
+        assert_string_equal(err->msg, want);
+        _cleanup_free_ char *after = run(NULL, "git -C %s rev-parse HEAD", f->path);
+        assert_string_equal(after, before);
+}
+
+/* A commit on a detached HEAD lands on no branch and is lost later. */
+static void detached_head_is_refused_by_begin(void **state)
+{
+        fixture *f = *state;
+        _cleanup_error_ agora_error_t err = NULL;
+        _cleanup_free_ char *want = NULL;
+        registry_txn *t = NULL;
+        int status;
+
+        put_commit(f->r, REGISTRY_ENV, "prod", objects_env_new("prod"), "add prod");
+        free(run(&status, "git -C %s update-ref --no-deref HEAD HEAD~1", f->path));
+        assert_int_equal(status, 0);
+        _cleanup_free_ char *before = run(NULL, "git -C %1$s rev-parse HEAD refs/heads/main", f->path);
+        assert_int_equal(registry_begin(f->r, &t, &err), -1);
+        assert_null(t);
+        assert_true(asprintf(&want,
+                             "registry '%s': HEAD is detached; agora commits only to a branch "
+                             "(git symbolic-ref HEAD refs/heads/main)",
+                             f->path) > 0);
+        assert_string_equal(err->msg, want);
+        _cleanup_free_ char *after = run(NULL, "git -C %1$s rev-parse HEAD refs/heads/main", f->path);
+        assert_string_equal(after, before);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 T(held_lock_gives_busy_after_timeout), T(lock_timeout_from_environment),
                 T(lock_is_released_by_txn_free),       T(concurrent_writers_commit_or_report_busy),
-                T(branch_moved_by_git_gives_busy),
+                T(branch_moved_by_git_gives_busy),     T(stale_ref_lock_file_is_named),
+                T(detached_head_is_refused_by_begin),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

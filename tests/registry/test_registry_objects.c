@@ -153,6 +153,13 @@ static void empty_entrypoint_is_refused(void **state)
                        "subagent 's': 'entrypoint' must not be empty");
 }
 
+static void relative_entrypoint_is_refused(void **state)
+{
+        (void)state;
+        expect_refused(REGISTRY_SUBAGENT, "s", objects_subagent_new("s", "-h", NULL),
+                       "subagent 's': 'entrypoint' must be an absolute path inside the cage (like /cap/NAME/run)");
+}
+
 static void secret_reference_forms(void **state)
 {
         _cleanup_json_ json_t *env = objects_env_new("prod");
@@ -189,6 +196,18 @@ static void credential_looking_value_is_refused(void **state)
         assert_string_equal(err->msg, "env 'prod': value of 'AWS_ID' looks like a credential (AWS access key id); "
                                       "pass it as a reference: --secret AWS_ID=env:VAR or --secret AWS_ID=file:/path");
         assert_null(json_object_get(json_object_get(env, "values"), "AWS_ID"));
+}
+
+/* The same check on a definition read back: stock git can commit what
+ * objects_env_set_value refuses, and verify and resolve must catch it. */
+static void stored_credential_value_is_refused(void **state)
+{
+        json_t *env = json_pack("{s:s,s:s,s:{s:s},s:{}}", "kind", "env", "name", "prod", "values", "AWS_ID",
+                                "AKIAIOSFODNN7EXAMPLE", "secrets");
+        (void)state;
+        expect_refused(REGISTRY_ENV, "prod", env,
+                       "env 'prod': value of 'AWS_ID' looks like a credential (AWS access key id); "
+                       "pass it as a reference: --secret AWS_ID=env:VAR or --secret AWS_ID=file:/path");
 }
 
 static void value_and_secret_replace_each_other(void **state)
@@ -240,9 +259,11 @@ int main(void)
                 cmocka_unit_test(subagent_unsorted_capabilities_are_refused),
                 cmocka_unit_test(subagent_remove_unassigned_capability_is_notfound),
                 cmocka_unit_test(entrypoint_with_newline_is_refused),
+                cmocka_unit_test(relative_entrypoint_is_refused),
                 cmocka_unit_test(empty_entrypoint_is_refused),
                 cmocka_unit_test(secret_reference_forms),
                 cmocka_unit_test(credential_looking_value_is_refused),
+                cmocka_unit_test(stored_credential_value_is_refused),
                 cmocka_unit_test(value_and_secret_replace_each_other),
                 cmocka_unit_test(env_key_in_both_is_refused),
                 cmocka_unit_test(env_bad_key_is_refused),

@@ -103,6 +103,58 @@ static void open_other_git_repo_is_not_a_registry(void **state)
         assert_non_null(strstr(err->msg, "not an agora registry (run agora init)"));
 }
 
+/* Open F's registry after running SHELL (with %1$s the registry's path)
+ * and expect the error WANT, where %1$s again stands for the path. */
+static void expect_open_error(fixture *f, const char *shell, const char *want_fmt)
+{
+        _cleanup_error_ agora_error_t err = NULL;
+        _cleanup_free_ char *want = NULL;
+        registry *r = NULL;
+        int status;
+
+        free(run(&status, shell, f->path));
+        assert_int_equal(status, 0);
+        assert_true(asprintf(&want, want_fmt, f->path) > 0);
+        assert_int_equal(registry_open(f->path, &r, &err), -1);
+        assert_null(r);
+        assert_string_equal(err->msg, want);
+}
+
+static void open_with_branch_deleted_names_it(void **state)
+{
+        expect_open_error(*state, "git -C %1$s update-ref -d refs/heads/main",
+                          "'%1$s': branch 'refs/heads/main' does not exist (HEAD points at it)");
+}
+
+static void open_with_head_at_missing_branch_names_it(void **state)
+{
+        expect_open_error(*state, "git -C %1$s symbolic-ref HEAD refs/heads/elsewhere",
+                          "'%1$s': branch 'refs/heads/elsewhere' does not exist (HEAD points at it)");
+}
+
+static void open_empty_git_repo_is_not_a_registry(void **state)
+{
+        expect_open_error(*state, "rm -rf %1$s && git init -q --bare %1$s",
+                          "'%1$s': not an agora registry (run agora init)");
+}
+
+/* A detached HEAD is still readable: only writes need a branch. */
+static void open_with_detached_head_reads(void **state)
+{
+        fixture *f = *state;
+        _cleanup_error_ agora_error_t err = NULL;
+        registry *r = NULL;
+        registry_view *v = NULL;
+        int status;
+
+        free(run(&status, "git -C %s update-ref --no-deref HEAD HEAD", f->path));
+        assert_int_equal(status, 0);
+        assert_int_equal(registry_open(f->path, &r, &err), 0);
+        assert_int_equal(registry_view_open(r, NULL, &v, &err), 0);
+        registry_view_free(v);
+        registry_free(r);
+}
+
 static void kind_parse_accepts_singular_and_plural(void **state)
 {
         static const struct {
@@ -148,6 +200,11 @@ int main(void)
                 cmocka_unit_test_setup_teardown(open_missing_dir_is_notfound, fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(open_plain_dir_is_not_a_registry, fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(open_other_git_repo_is_not_a_registry, fixture_setup, fixture_teardown),
+                cmocka_unit_test_setup_teardown(open_with_branch_deleted_names_it, fixture_setup, fixture_teardown),
+                cmocka_unit_test_setup_teardown(open_with_head_at_missing_branch_names_it, fixture_setup,
+                                                fixture_teardown),
+                cmocka_unit_test_setup_teardown(open_empty_git_repo_is_not_a_registry, fixture_setup, fixture_teardown),
+                cmocka_unit_test_setup_teardown(open_with_detached_head_reads, fixture_setup, fixture_teardown),
                 cmocka_unit_test(kind_parse_accepts_singular_and_plural),
                 cmocka_unit_test(kind_parse_rejects_other_words),
         };

@@ -3,9 +3,8 @@
 #include "registry/resolve.h"
 #include "tests/registry/registry-test.h"
 
-/* sha256 of "hello\n" and "bye\n", from sha256sum. */
-#define HELLO_SHA256 "sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
-#define BYE_SHA256 "sha256:abc6fd595fc079d3114d4b71a4d84b1d1d0f79df1e70f8813212f2a65d8916df"
+/* sha256 of a-cap's and b-cap's tarballs, set by populate(). */
+static char a_hash[AGORA_HASH_STR_LEN + 1], b_hash[AGORA_HASH_STR_LEN + 1];
 /* The canonical definitions populate() must produce, written out by hand. */
 #define CODER_JSON                                                       \
         "{\"capabilities\":[\"a-cap\",\"b-cap\"],\"entrypoint\":\"/bin/" \
@@ -19,8 +18,11 @@ static void populate(fixture *f)
         json_t *coder = objects_subagent_new("coder", "/bin/agent", NULL);
         json_t *prod = objects_env_new("prod");
 
-        put_capability(f->r, "b-cap", "bye\n");
-        put_capability(f->r, "a-cap", "hello\n");
+        agora_hash b = put_tar_capability(f->r, "b-cap", "bye\n");
+        agora_hash a = put_tar_capability(f->r, "a-cap", "hello\n");
+
+        agora_hash_format(&a, a_hash);
+        agora_hash_format(&b, b_hash);
         assert_int_equal(objects_subagent_add_capability(coder, "b-cap", &err), 0);
         assert_int_equal(objects_subagent_add_capability(coder, "a-cap", &err), 0);
         put_commit(f->r, REGISTRY_SUBAGENT, "coder", coder, "add coder");
@@ -56,11 +58,11 @@ static void resolve_names_every_hash(void **state)
         agora_hash_format(&h, sub_hash);
         agora_hash_buffer(PROD_JSON, strlen(PROD_JSON), &h);
         agora_hash_format(&h, env_hash);
-        _cleanup_json_ json_t *want = json_pack(
-                "{s:{s:s,s:s}, s:[{s:s,s:s},{s:s,s:s}], s:{s:s,s:s}, s:s, s:s, s:s}", "subagent", "name", "coder",
-                "contentHash", sub_hash, "capabilities", "name", "a-cap", "contentHash", HELLO_SHA256, "name", "b-cap",
-                "contentHash", BYE_SHA256, "env", "name", "prod", "contentHash", env_hash, "profile", "default",
-                "entrypoint", "/bin/agent", "registryCommit", head);
+        _cleanup_json_ json_t *want =
+                json_pack("{s:{s:s,s:s}, s:[{s:s,s:s},{s:s,s:s}], s:{s:s,s:s}, s:s, s:s, s:s}", "subagent", "name",
+                          "coder", "contentHash", sub_hash, "capabilities", "name", "a-cap", "contentHash", a_hash,
+                          "name", "b-cap", "contentHash", b_hash, "env", "name", "prod", "contentHash", env_hash,
+                          "profile", "default", "entrypoint", "/bin/agent", "registryCommit", head);
         if (!json_equal(out, want)) {
                 _cleanup_free_ char *got = json_dumps(out, JSON_SORT_KEYS);
                 fail_msg("resolved: %s", got);

@@ -297,6 +297,50 @@ static void commit_needs_a_message(void **state)
         registry_txn_free(t);
 }
 
+/* Every reader refuses a definition over REGISTRY_DEF_MAX (1 MiB): one must
+ * never be committed, nor even written to the object store. */
+static void oversized_definition_is_refused_before_writing(void **state)
+{
+        fixture *f = *state;
+        _cleanup_error_ agora_error_t err = NULL;
+        _cleanup_json_ json_t *env = objects_env_new("big");
+        _cleanup_free_ char *value = malloc(1100001);
+        registry_txn *t = NULL;
+
+        assert_non_null(value);
+        memset(value, 'x', 1100000);
+        value[1100000] = '\0';
+        assert_int_equal(objects_env_set_value(env, "V", value, &err), 0);
+        _cleanup_free_ char *before = run(NULL, "find %s/objects -type f | wc -l", f->path);
+        assert_int_equal(registry_begin(f->r, &t, &err), 0);
+        assert_int_equal(registry_txn_put(t, REGISTRY_ENV, "big", env, &err), -1);
+        registry_txn_free(t);
+        assert_int_equal(err->kind, AGORA_ERR_USAGE);
+        assert_string_equal(err->msg, "env 'big': definition is 1100058 bytes, more than the 1048576 allowed");
+        _cleanup_free_ char *after = run(NULL, "find %s/objects -type f | wc -l", f->path);
+        assert_string_equal(after, before);
+}
+
+/* Temp object files of a killed writer are removed by the next mutation;
+ * those a live writer may still be filling (recent mtime) are kept. */
+static void begin_sweeps_stale_temp_objects(void **state)
+{
+        fixture *f = *state;
+        _cleanup_error_ agora_error_t err = NULL;
+        registry_txn *t = NULL;
+        int status;
+
+        free(run(&status,
+                 "cd %s/objects && mkdir -p ab && touch tmp_object_git2_old ab/tmp_obj_old tmp_object_git2_new "
+                 "ab/tmp_obj_new ab/keep_old && touch -d '1 hour ago' tmp_object_git2_old ab/tmp_obj_old ab/keep_old",
+                 f->path));
+        assert_int_equal(status, 0);
+        assert_int_equal(registry_begin(f->r, &t, &err), 0);
+        registry_txn_free(t);
+        _cleanup_free_ char *left = run(NULL, "cd %s/objects && ls tmp_* ab", f->path);
+        assert_string_equal(left, "tmp_object_git2_new\n\nab:\nkeep_old\ntmp_obj_new\n");
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
 int main(void)
 {
@@ -317,6 +361,8 @@ int main(void)
                 T(txn_view_shows_staged_state),
                 T(log_is_newest_first_with_author),
                 T(commit_needs_a_message),
+                T(oversized_definition_is_refused_before_writing),
+                T(begin_sweeps_stale_temp_objects),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
