@@ -24,8 +24,9 @@
 /* What a verb needs set up before it runs. */
 enum {
         CMD_NEEDS_REGISTRY = 1 << 0, /* an open registry in ctx->reg */
-        CMD_NEEDS_KEY = 1 << 1, /* the operator's secret key in ctx->seckey */
-        CMD_NEEDS_PUBKEY = 1 << 2, /* the operator's public key; with a registry, the commit identity */
+        /* The operator's secret key in ctx->seckey, its public half (checked
+         * against KEY.pub) in ctx->pubkey; with a registry, the commit identity. */
+        CMD_NEEDS_KEY = 1 << 1,
 };
 
 typedef struct cli_command cli_command;
@@ -52,6 +53,11 @@ typedef struct cli_ctx {
 
         /* Set by cli_usage(): main prints "agora VERB: …" rather than "agora: …". */
         bool usage_error;
+
+        /* Set by cli_note_commit() once a verb has moved the registry's
+         * branch: "registered env 'x' (commit 1234abc)". An error after
+         * that point must say the change was made. Owned. */
+        char *committed;
 } cli_ctx;
 
 /* A verb: ARGV[0] is the verb's name, the rest its arguments. */
@@ -100,9 +106,10 @@ static inline void cli_view_freep(registry_view **v)
 
 /* Put DEF (kind K, NAME) in T, commit it with MESSAGE, and print the
  * definition's content hash (text) or {"kind","name","contentHash","commit",
- * "changed"} (--json). */
+ * "changed"} (--json). DONE says what a commit did, in the past tense, before
+ * "KIND 'NAME'": "registered", "assigned capabilities to". */
 int cli_put_commit_print(cli_ctx *ctx, registry_txn *t, registry_kind k, const char *name, const json_t *def,
-                         const char *message, agora_error_t *err);
+                         const char *message, const char *done, agora_error_t *err);
 
 /* ---- context.c ---- */
 
@@ -121,9 +128,15 @@ int cli_key_path(cli_ctx *ctx, const char **ret, const char **ret_pub, agora_err
  * name and login@hostname. Both malloc'd. */
 int cli_identity(char **ret_name, char **ret_email, agora_error_t *err);
 
-/* Load the operator's public key (from the .pub file, or derived from the
- * secret key when only that exists) into ctx->pubkey and ctx->keyid. */
-int cli_load_pubkey(cli_ctx *ctx, agora_error_t *err);
+/* Load the operator's secret key into ctx->seckey (refusing anything but a
+ * regular file, a key others can read, a bad checksum) and its public half
+ * into ctx->pubkey and ctx->keyid; if KEY.pub exists it must hold that same
+ * public key. */
+int cli_load_seckey(cli_ctx *ctx, agora_error_t *err);
+
+/* Fail, naming VERB, unless setup opened the registry: a verb flagged
+ * CMD_NEEDS_REGISTRY calls this after its options, before touching ctx->reg. */
+int cli_need_registry(const cli_ctx *ctx, const char *verb, agora_error_t *err);
 
 /* Do what FLAGS ask (open the registry, load keys, set the identity). */
 int cli_setup(cli_ctx *ctx, unsigned flags, agora_error_t *err);
@@ -148,8 +161,9 @@ int cli_parse_uint(const char *s, uint64_t max, uint64_t *ret);
 
 /* AGORA_ERR_EXISTS naming whichever of KEY and PUB already exists. */
 int cli_key_check_absent(const char *key, const char *pub, agora_error_t *err);
-/* Write SK to KEY (0600) and its public half to PUB, creating KEY's parent
- * directories 0700; leaves neither file behind on failure. */
+/* Write SK's public half to PUB, then SK to KEY (0600), creating KEY's parent
+ * directories 0700; leaves neither file behind on failure, and never a
+ * secret key without its public key. */
 int cli_key_write(const agora_seckey *sk, const char *key, const char *pub, agora_error_t *err);
 
 /* ---- output.c ---- */
@@ -158,6 +172,10 @@ int cli_key_write(const agora_seckey *sk, const char *key, const char *pub, agor
 int output_json(const json_t *v, bool pretty, agora_error_t *err);
 /* Flush stdout and report a write error (a full disk, a closed pipe) as one. */
 int output_finish(agora_error_t *err);
+/* Record that COMMIT (40 hex digits) made the change described by FMT,
+ * e.g. "registered env 'x'", for main's error message should anything fail
+ * after it (output_finish names it: "…, but writing to stdout failed: …"). */
+void cli_note_commit(cli_ctx *ctx, const char *commit, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* "90 MB", "512 bytes": binary units, one decimal below 10. */
 void output_format_size(uint64_t bytes, char out[32]);
 

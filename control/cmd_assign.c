@@ -72,15 +72,23 @@ static int change(cli_ctx *ctx, int argc, char **argv, bool assign, agora_error_
         n = argc - optind - 1;
         if (agora_name_check("subagent", subagent, err) < 0)
                 return -1;
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
                 if (agora_name_check("capability", caps[i], err) < 0)
                         return -1;
+                /* Most likely a typo for another name: say so rather than
+                 * guess (unassign would otherwise fail on the second one). */
+                for (int j = 0; j < i; j++)
+                        if (strcmp(caps[i], caps[j]) == 0)
+                                return cli_usage(ctx, verb, err, "capability '%s' given twice", caps[i]);
+        }
         message = commit_message(verb, subagent, caps, n);
         if (message == NULL)
                 return agora_error_set_errno(err, ENOMEM, "subagent '%s'", subagent);
 
         /* Read and change the definition under the lock, so that two
          * concurrent assigns cannot lose each other's capability. */
+        if (cli_need_registry(ctx, verb, err) < 0)
+                return -1;
         if (registry_begin(ctx->reg, &t, err) < 0)
                 return -1;
         view = registry_txn_view(t);
@@ -104,7 +112,8 @@ static int change(cli_ctx *ctx, int argc, char **argv, bool assign, agora_error_
                         return -1;
                 }
         }
-        return cli_put_commit_print(ctx, t, REGISTRY_SUBAGENT, subagent, def, message, err);
+        return cli_put_commit_print(ctx, t, REGISTRY_SUBAGENT, subagent, def, message,
+                                    assign ? "assigned capabilities to" : "unassigned capabilities from", err);
 }
 
 int cmd_assign(cli_ctx *ctx, int argc, char **argv, agora_error_t *err)

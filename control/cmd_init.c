@@ -98,7 +98,9 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv, agora_error_t *err)
         if (registry_init_check(dir, err) < 0)
                 return -1;
         if (lstat(key, &st) == 0) {
-                if (cli_load_pubkey(ctx, err) < 0)
+                /* The same checks a register makes: no registry for a key
+                 * that could never sign for it. */
+                if (cli_load_seckey(ctx, err) < 0)
                         return -1;
         } else if (errno != ENOENT) {
                 return agora_error_set_errno(err, errno, "key '%s'", key);

@@ -52,12 +52,15 @@ int cli_key_write(const agora_seckey *sk, const char *key, const char *pub, agor
         parent = dirname(copy);
         if (strcmp(parent, ".") != 0 && strcmp(parent, "/") != 0 && fs_mkdir_p(parent, 0700, err) < 0)
                 return agora_error_wrap(err, "key '%s'", key);
-        if (sign_seckey_write(sk, key, err) < 0)
-                return -1;
+        /* Public key first: killed between the two writes, we leave a lone
+         * public key, which is harmless (the next keygen names it), never a
+         * lone secret key, which would be a stray secret nobody knows of. */
         sign_seckey_pubkey(sk, &pk);
-        if (sign_pubkey_write(&pk, pub, err) < 0) {
+        if (sign_pubkey_write(&pk, pub, err) < 0)
+                return -1;
+        if (sign_seckey_write(sk, key, err) < 0) {
                 /* Half a pair is worse than none: the next keygen would refuse. */
-                unlink(key);
+                unlink(pub);
                 return -1;
         }
         return 0;

@@ -43,6 +43,8 @@ int cmd_list(cli_ctx *ctx, int argc, char **argv, agora_error_t *err)
                                  argv[optind]);
         if (ctx->arg_json && (all = json_array()) == NULL)
                 return agora_error_set_errno(err, ENOMEM, "list");
+        if (cli_need_registry(ctx, "list", err) < 0)
+                return -1;
         if (registry_view_open(ctx->reg, NULL, &view, err) < 0)
                 return -1;
 

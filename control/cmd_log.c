@@ -72,6 +72,8 @@ int cmd_log(cli_ctx *ctx, int argc, char **argv, agora_error_t *err)
         }
         if (optind < argc)
                 return cli_usage(ctx, "log", err, "unexpected argument '%s'", argv[optind]);
+        if (cli_need_registry(ctx, "log", err) < 0)
+                return -1;
         if (ctx->arg_json && (state.all = all = json_array()) == NULL)
                 return agora_error_set_errno(err, ENOMEM, "log");
         /* -n 0 asks for nothing, while registry_log's 0 means everything. */

@@ -22,6 +22,7 @@
 
 static const char usage[] =
         "usage: agora register capability NAME DIR|FILE.tar[.gz|.xz|.zst|.bz2] [--max-size BYTES] [--max-entries N]\n"
+        "                                  [--max-ratio N]\n"
         "       agora register subagent NAME --entrypoint CMD [--capability NAME]… [--profile NAME]\n"
         "       agora register env NAME [KEY=VALUE]… [--secret KEY=REF]… [--file FILE.yaml]\n"
         "\n"
@@ -29,8 +30,11 @@ static const char usage[] =
         "replaces its definition; registering identical content changes nothing.\n"
         "See agora register KIND --help for each kind's options.\n";
 
+/* The help text states the default; keep it honest. */
+_Static_assert(CAPTAR_DEFAULT_MAX_RATIO == 200, "update --max-ratio in usage_capability");
+
 static const char usage_capability[] =
-        "usage: agora register capability NAME PATH [--max-size BYTES] [--max-entries N]\n"
+        "usage: agora register capability NAME PATH [--max-size BYTES] [--max-entries N] [--max-ratio N]\n"
         "\n"
         "Turn PATH (a directory, or a tar file, optionally gzip/xz/zstd/bzip2\n"
         "compressed) into a canonical tarball, store it by its sha256 and point the\n"
@@ -39,6 +43,8 @@ static const char usage_capability[] =
         "\n"
         "  --max-size BYTES  most content accepted, e.g. 64M or 1G (default 64M)\n"
         "  --max-entries N   most files and directories accepted (default 10000)\n"
+        "  --max-ratio N     most a compressed PATH may expand: N times its size on\n"
+        "                    disk (default 200); stops decompression bombs\n"
         "  --help            print this help\n";
 
 static const char usage_subagent[] =
@@ -54,7 +60,7 @@ static const char usage_subagent[] =
         "  --help             print this help\n";
 
 int cli_put_commit_print(cli_ctx *ctx, registry_txn *t, registry_kind k, const char *name, const json_t *def,
-                         const char *message, agora_error_t *err)
+                         const char *message, const char *done, agora_error_t *err)
 {
         char hash[AGORA_HASH_STR_LEN + 1], commit[41];
         agora_hash h;
@@ -67,6 +73,8 @@ int cli_put_commit_print(cli_ctx *ctx, registry_txn *t, registry_kind k, const c
                 return -1;
         if (registry_txn_commit(t, message, &changed, commit, err) < 0)
                 return -1;
+        if (changed)
+                cli_note_commit(ctx, commit, "%s %s '%s'", done, registry_kind_name(k), name);
         agora_hash_format(&h, hash);
         if (ctx->arg_json) {
                 _cleanup_json_ json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:b}", "kind", registry_kind_name(k), "name",
@@ -108,6 +116,7 @@ int cmd_register_capability(cli_ctx *ctx, int argc, char **argv, agora_error_t *
         static const struct option options[] = {
                 {"max-size", required_argument, NULL, 's'},
                 {"max-entries", required_argument, NULL, 'e'},
+                {"max-ratio", required_argument, NULL, 'r'},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
@@ -121,18 +130,32 @@ int cmd_register_capability(cli_ctx *ctx, int argc, char **argv, agora_error_t *
         const char *name, *path;
         agora_hash stored;
         int c, r, changed = 0;
+        bool seen_size = false, seen_entries = false, seen_ratio = false;
         _cleanup_free_ char *message = NULL;
 
         captar_limits_default(&limits);
         while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
                 switch (c) {
                 case 's':
+                        if (seen_size)
+                                return cli_usage(ctx, verb, err, "--max-size given twice");
+                        seen_size = true;
                         if (schema_parse_size(optarg, &limits.max_bytes) < 0 || limits.max_bytes == 0)
                                 return cli_usage(ctx, verb, err, "--max-size '%s': not a size (e.g. 64M)", optarg);
                         break;
                 case 'e':
+                        if (seen_entries)
+                                return cli_usage(ctx, verb, err, "--max-entries given twice");
+                        seen_entries = true;
                         if (cli_parse_uint(optarg, UINT64_MAX, &limits.max_entries) < 0 || limits.max_entries == 0)
                                 return cli_usage(ctx, verb, err, "--max-entries '%s': not a positive number", optarg);
+                        break;
+                case 'r':
+                        if (seen_ratio)
+                                return cli_usage(ctx, verb, err, "--max-ratio given twice");
+                        seen_ratio = true;
+                        if (cli_parse_uint(optarg, UINT64_MAX, &limits.max_ratio) < 0 || limits.max_ratio == 0)
+                                return cli_usage(ctx, verb, err, "--max-ratio '%s': not a positive number", optarg);
                         break;
                 case 'h':
                         return cli_help(usage_capability);
@@ -151,6 +174,8 @@ int cmd_register_capability(cli_ctx *ctx, int argc, char **argv, agora_error_t *
         if (path[0] == '\0')
                 return cli_usage(ctx, verb, err, "PATH must not be empty");
 
+        if (cli_need_registry(ctx, verb, err) < 0)
+                return -1;
         if (open_scratch(registry_path(ctx->reg), &fd, err) < 0)
                 return -1;
         output_progress_init(&progress, name);
@@ -174,6 +199,8 @@ int cmd_register_capability(cli_ctx *ctx, int argc, char **argv, agora_error_t *
         if (registry_begin(ctx->reg, &t, err) < 0 || registry_txn_put(t, REGISTRY_CAPABILITY, name, def, err) < 0 ||
             registry_txn_commit(t, message, &changed, commit, err) < 0)
                 return -1;
+        if (changed)
+                cli_note_commit(ctx, commit, "registered capability '%s'", name);
 
         if (ctx->arg_json) {
                 _cleanup_json_ json_t *j =
@@ -202,7 +229,7 @@ int cmd_register_subagent(cli_ctx *ctx, int argc, char **argv, agora_error_t *er
         _cleanup_free_ char *message = NULL;
         _cleanup_json_ json_t *def = NULL;
         _cleanup_txn_ registry_txn *t = NULL;
-        const char *name, *entrypoint = NULL, *profile = OBJECTS_DEFAULT_PROFILE;
+        const char *name, *entrypoint = NULL, *profile = NULL;
         size_t n_caps = 0;
         int c;
 
@@ -210,13 +237,21 @@ int cmd_register_subagent(cli_ctx *ctx, int argc, char **argv, agora_error_t *er
                 return agora_error_set_errno(err, ENOMEM, "%s", verb);
         while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
                 switch (c) {
+                /* A second value is refused, not silently kept over the first. */
                 case 'e':
+                        if (entrypoint != NULL)
+                                return cli_usage(ctx, verb, err, "--entrypoint given twice");
                         entrypoint = optarg;
                         break;
                 case 'c':
+                        for (size_t i = 0; i < n_caps; i++)
+                                if (strcmp(caps[i], optarg) == 0)
+                                        return cli_usage(ctx, verb, err, "capability '%s' given twice", optarg);
                         caps[n_caps++] = optarg;
                         break;
                 case 'p':
+                        if (profile != NULL)
+                                return cli_usage(ctx, verb, err, "--profile given twice");
                         profile = optarg;
                         break;
                 case 'h':
@@ -232,6 +267,8 @@ int cmd_register_subagent(cli_ctx *ctx, int argc, char **argv, agora_error_t *er
         name = argv[optind];
         if (entrypoint == NULL || entrypoint[0] == '\0')
                 return cli_usage(ctx, verb, err, "--entrypoint CMD is required");
+        if (profile == NULL)
+                profile = OBJECTS_DEFAULT_PROFILE;
         if (agora_name_check("subagent", name, err) < 0 || agora_name_check("profile", profile, err) < 0)
                 return -1;
         def = objects_subagent_new(name, entrypoint, profile);
@@ -247,9 +284,11 @@ int cmd_register_subagent(cli_ctx *ctx, int argc, char **argv, agora_error_t *er
                 return agora_error_set_errno(err, ENOMEM, "subagent '%s'", name);
         /* The registry refuses a subagent naming an unregistered capability,
          * checked under the lock so it cannot race a removal. */
+        if (cli_need_registry(ctx, verb, err) < 0)
+                return -1;
         if (registry_begin(ctx->reg, &t, err) < 0)
                 return -1;
-        return cli_put_commit_print(ctx, t, REGISTRY_SUBAGENT, name, def, message, err);
+        return cli_put_commit_print(ctx, t, REGISTRY_SUBAGENT, name, def, message, "registered", err);
 }
 
 int cmd_register(cli_ctx *ctx, int argc, char **argv, agora_error_t *err)

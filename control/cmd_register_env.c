@@ -88,6 +88,9 @@ static int parse_pair(cli_ctx *ctx, const char *arg, const char *what, json_t *d
                 return agora_error_set_errno(err, ENOMEM, "%s", verb);
         if (agora_env_key_check(key, err) < 0)
                 return -1;
+        /* Keeping the last of two silently would hide a typo or a paste. */
+        if (json_object_get(dst, key) != NULL)
+                return cli_usage(ctx, verb, err, "'%s' given twice", key);
         v = json_string(eq + 1);
         if (v == NULL)
                 return agora_error_set(err, AGORA_ERR_USAGE, "env key '%s': %s is not valid UTF-8", key, what);
@@ -122,6 +125,8 @@ int cmd_register_env(cli_ctx *ctx, int argc, char **argv, agora_error_t *err)
                                 return -1;
                         break;
                 case 'f':
+                        if (file != NULL)
+                                return cli_usage(ctx, verb, err, "--file given twice");
                         file = optarg;
                         break;
                 case 'h':
@@ -177,7 +182,9 @@ int cmd_register_env(cli_ctx *ctx, int argc, char **argv, agora_error_t *err)
 
         if (asprintf(&message, "register env %s", name) < 0)
                 return agora_error_set_errno(err, ENOMEM, "env '%s'", name);
+        if (cli_need_registry(ctx, verb, err) < 0)
+                return -1;
         if (registry_begin(ctx->reg, &t, err) < 0)
                 return -1;
-        return cli_put_commit_print(ctx, t, REGISTRY_ENV, name, def, message, err);
+        return cli_put_commit_print(ctx, t, REGISTRY_ENV, name, def, message, "registered", err);
 }

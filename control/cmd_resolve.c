@@ -36,9 +36,13 @@ int cmd_resolve(cli_ctx *ctx, int argc, char **argv, agora_error_t *err)
         while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
                 switch (c) {
                 case 'e':
+                        if (env != NULL)
+                                return cli_usage(ctx, "resolve", err, "--env given twice");
                         env = optarg;
                         break;
                 case 'a':
+                        if (at != NULL)
+                                return cli_usage(ctx, "resolve", err, "--at given twice");
                         at = optarg;
                         break;
                 case 'h':
@@ -55,6 +59,8 @@ int cmd_resolve(cli_ctx *ctx, int argc, char **argv, agora_error_t *err)
                 return cli_usage(ctx, "resolve", err, "--env ENV is required");
         subagent = argv[optind];
         if (agora_name_check("subagent", subagent, err) < 0 || agora_name_check("env", env, err) < 0)
+                return -1;
+        if (cli_need_registry(ctx, "resolve", err) < 0)
                 return -1;
         if (registry_view_open(ctx->reg, at, &view, err) < 0)
                 return -1;

@@ -44,6 +44,8 @@ int cmd_show(cli_ctx *ctx, int argc, char **argv, agora_error_t *err)
         name = argv[optind + 1];
         if (agora_name_check(registry_kind_name(kind), name, err) < 0)
                 return -1;
+        if (cli_need_registry(ctx, "show", err) < 0)
+                return -1;
         if (registry_view_open(ctx->reg, NULL, &view, err) < 0)
                 return -1;
         if (registry_view_get(view, kind, name, &def, &h, err) < 0)

@@ -5,10 +5,12 @@
 
 /*
  * Every verb, in the order `agora --help` lists them. Verbs that change the
- * registry need the public key: each commit names the operator key that made
- * it. Read-only verbs need only the registry; init and keygen make their own.
+ * registry need the operator's secret key, not only the .pub beside it: each
+ * commit names the key that made it, and only holding the secret half shows
+ * the operator is that key. Read-only verbs need only the registry; init and
+ * keygen make their own.
  */
-#define MUTATES (CMD_NEEDS_REGISTRY | CMD_NEEDS_PUBKEY)
+#define MUTATES (CMD_NEEDS_REGISTRY | CMD_NEEDS_KEY)
 
 const cli_command cli_commands[] = {
         {"init", cmd_init, "create a registry and, if missing, the operator key", 0},

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -144,46 +145,58 @@ static int key_missing(const char *key, agora_error_t *err)
                                strerror(ENOENT));
 }
 
-static int load_seckey(cli_ctx *ctx, agora_error_t *err)
+/* Refuse anything but a regular file before opening it: a FIFO given as
+ * --key would otherwise block us until some writer comes along. */
+static int check_regular(const char *what, const char *path, agora_error_t *err)
 {
-        const char *key;
+        struct stat st;
 
-        if (cli_key_path(ctx, &key, NULL, err) < 0)
-                return -1;
-        if (access(key, F_OK) < 0 && errno == ENOENT)
-                return key_missing(key, err);
-        if (sign_seckey_load(key, &ctx->seckey, err) < 0)
-                return -1;
-        sign_seckey_pubkey(ctx->seckey, &ctx->pubkey);
-        sign_keyid_format(ctx->pubkey.keyid, ctx->keyid);
-        ctx->have_pubkey = true;
+        if (stat(path, &st) < 0)
+                return agora_error_set_errno(err, errno, "%s '%s'", what, path);
+        if (!S_ISREG(st.st_mode))
+                return agora_error_set(err, AGORA_ERR_FAILED, "%s '%s': not a regular file", what, path);
         return 0;
 }
 
-int cli_load_pubkey(cli_ctx *ctx, agora_error_t *err)
+int cli_load_seckey(cli_ctx *ctx, agora_error_t *err)
 {
         const char *key, *pub;
+        agora_pubkey derived, on_disk;
 
-        if (ctx->have_pubkey)
+        if (ctx->seckey != NULL)
                 return 0;
         if (cli_key_path(ctx, &key, &pub, err) < 0)
                 return -1;
+        if (access(key, F_OK) < 0 && errno == ENOENT)
+                return key_missing(key, err);
+        if (check_regular("key", key, err) < 0)
+                return -1;
+        /* The secret key, not the .pub beside it, says who the operator is:
+         * a .pub copied from someone else's pair must not put their key id
+         * on our commits, nor a garbage secret key go unnoticed until the
+         * first signature. sign_seckey_load refuses a key others can read,
+         * a bad checksum and halves that disagree. */
+        if (sign_seckey_load(key, &ctx->seckey, err) < 0)
+                return -1;
+        sign_seckey_pubkey(ctx->seckey, &derived);
+
         if (access(pub, F_OK) == 0) {
-                if (sign_pubkey_load(pub, &ctx->pubkey, err) < 0)
+                if (check_regular("public key", pub, err) < 0)
                         return -1;
+                if (sign_pubkey_load(pub, &on_disk, err) < 0) {
+                        /* A bad file on disk is a failure, not the caller's words. */
+                        if (err != NULL && *err != NULL)
+                                (*err)->kind = AGORA_ERR_FAILED;
+                        return -1;
+                }
+                if (memcmp(derived.keyid, on_disk.keyid, sizeof(derived.keyid)) != 0 ||
+                    memcmp(derived.pk, on_disk.pk, sizeof(derived.pk)) != 0)
+                        return agora_error_set(err, AGORA_ERR_FAILED, "key '%s' and public key '%s' do not match", key,
+                                               pub);
         } else if (errno != ENOENT) {
                 return agora_error_set_errno(err, errno, "public key '%s'", pub);
-        } else {
-                /* Only the secret key is there: its public half is inside it. */
-                agora_seckey *sk = NULL;
-
-                if (access(key, F_OK) < 0 && errno == ENOENT)
-                        return key_missing(key, err);
-                if (sign_seckey_load(key, &sk, err) < 0)
-                        return -1;
-                sign_seckey_pubkey(sk, &ctx->pubkey);
-                sign_seckey_free(sk);
         }
+        ctx->pubkey = derived;
         sign_keyid_format(ctx->pubkey.keyid, ctx->keyid);
         ctx->have_pubkey = true;
         return 0;
@@ -199,9 +212,7 @@ int cli_setup(cli_ctx *ctx, unsigned flags, agora_error_t *err)
                 if (registry_open(path, &ctx->reg, err) < 0)
                         return -1;
         }
-        if ((flags & CMD_NEEDS_KEY) && load_seckey(ctx, err) < 0)
-                return -1;
-        if ((flags & CMD_NEEDS_PUBKEY) && cli_load_pubkey(ctx, err) < 0)
+        if ((flags & CMD_NEEDS_KEY) && cli_load_seckey(ctx, err) < 0)
                 return -1;
         if (ctx->reg != NULL && ctx->have_pubkey) {
                 _cleanup_free_ char *name = NULL, *email = NULL;
@@ -211,6 +222,18 @@ int cli_setup(cli_ctx *ctx, unsigned flags, agora_error_t *err)
                 if (registry_set_identity(ctx->reg, name, email, ctx->keyid, err) < 0)
                         return -1;
         }
+        return 0;
+}
+
+int cli_need_registry(const cli_ctx *ctx, const char *verb, agora_error_t *err)
+{
+        /* main() skips setup only for a --help that ends a run of plain words,
+         * which every verb's getopt answers before this point; anything else
+         * reaching here without a registry (a getopt that stops at the first
+         * word under POSIXLY_CORRECT, a new verb's bug) must be an error, not
+         * a NULL dereference. */
+        if (ctx->reg == NULL)
+                return agora_error_set(err, AGORA_ERR_FAILED, "%s: no registry is open (internal error)", verb);
         return 0;
 }
 
@@ -224,6 +247,8 @@ void cli_ctx_release(cli_ctx *ctx)
         free(ctx->key_path);
         free(ctx->pubkey_path);
         ctx->registry_path = ctx->key_path = ctx->pubkey_path = NULL;
+        free(ctx->committed);
+        ctx->committed = NULL;
 }
 
 int cli_usage(cli_ctx *ctx, const char *verb, agora_error_t *err, const char *fmt, ...)

@@ -4,6 +4,7 @@
  * table in commands.c, set up as its flags ask, then the one place where an
  * error is printed.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,9 +20,10 @@ static void print_help(void)
                "Options:\n"
                "  --registry DIR  the registry (else $AGORA_REGISTRY, else $XDG_DATA_HOME/agora/registry,\n"
                "                  else ~/.local/share/agora/registry)\n"
-               "  --key FILE      the operator's secret key; its public key is FILE with .key replaced\n"
-               "                  by .pub (else $AGORA_KEY, else $XDG_CONFIG_HOME/agora/operator.key,\n"
-               "                  else ~/.config/agora/operator.key)\n"
+               "  --key FILE      the operator's secret key, which register, assign and unassign load\n"
+               "                  (mode 0600; a regular file); its public key is FILE with .key replaced\n"
+               "                  by .pub and, if present, must be the same pair (else $AGORA_KEY, else\n"
+               "                  $XDG_CONFIG_HOME/agora/operator.key, else ~/.config/agora/operator.key)\n"
                "  --json          print one JSON document on stdout\n"
                "  --help          print this help\n"
                "  --version       print the version\n"
@@ -32,17 +34,19 @@ static void print_help(void)
         printf("\nEvery verb has --help. Exit status: 0 success, 1 failed or denied, 2 usage.\n");
 }
 
-/* Whether the verb's arguments ask for its help (before any "--"): then the
- * verb only prints it, and nothing needs to be set up. */
-static bool wants_help(int argc, char **argv)
+/* Whether the verb's arguments only ask for its help, so that nothing needs
+ * to be set up: as git does, only when -h/--help is the last argument and
+ * every one before it (after the verb) is a plain word. Anywhere else it may
+ * be an option's value (`verify --at --help`, `--entrypoint -h`), which only
+ * the verb's getopt can tell; then setup runs as usual. */
+static bool help_only(int argc, char **argv)
 {
-        for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "--") == 0)
+        if (argc < 2 || (strcmp(argv[argc - 1], "--help") != 0 && strcmp(argv[argc - 1], "-h") != 0))
+                return false;
+        for (int i = 1; i < argc - 1; i++)
+                if (argv[i][0] == '-')
                         return false;
-                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-                        return true;
-        }
-        return false;
+        return true;
 }
 
 /* Parse the global options; returns the index of the verb, or -1 with *err
@@ -98,6 +102,23 @@ static int parse_globals(cli_ctx *ctx, int argc, char **argv, agora_error_t *err
 
 static bool registry_ready;
 
+/* A failure after the verb moved the registry's branch must not read as if
+ * nothing happened: say what was committed, then what failed. WRITING: the
+ * failure was writing the result to stdout (a full disk, a closed pipe). */
+static int after_commit(const cli_ctx *ctx, bool writing, agora_error_t *err)
+{
+        _cleanup_free_ char *then = NULL;
+
+        if (ctx->committed == NULL || err == NULL || *err == NULL)
+                return -1;
+        if (writing)
+                return agora_error_set(err, AGORA_ERR_FAILED, "%s, but writing to stdout failed: %s", ctx->committed,
+                                       strerror((*err)->errnum != 0 ? (*err)->errnum : EIO));
+        then = strdup(agora_error_message(*err));
+        return agora_error_set(err, AGORA_ERR_FAILED, "%s, but then failed: %s", ctx->committed,
+                               then != NULL ? then : "unknown error");
+}
+
 static int run(cli_ctx *ctx, int argc, char **argv, agora_error_t *err)
 {
         int verb, r;
@@ -116,14 +137,18 @@ static int run(cli_ctx *ctx, int argc, char **argv, agora_error_t *err)
                 return -1;
         argc -= verb;
         argv += verb;
-        if (!wants_help(argc, argv) && cli_setup(ctx, ctx->cmd->flags, err) < 0)
-                return -1;
+        if (!help_only(argc, argv)) {
+                if (cli_setup(ctx, ctx->cmd->flags, err) < 0)
+                        return -1;
+                if ((ctx->cmd->flags & CMD_NEEDS_REGISTRY) && cli_need_registry(ctx, ctx->cmd->name, err) < 0)
+                        return -1;
+        }
         optind = 0; /* glibc: start the verb's getopt afresh */
         r = ctx->cmd->fn(ctx, argc, argv, err);
         if (r < 0)
-                return -1;
+                return after_commit(ctx, false, err);
         if (output_finish(err) < 0)
-                return -1;
+                return after_commit(ctx, true, err);
         return r;
 }
 

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,25 @@ int output_finish(agora_error_t *err)
         if (fflush(stdout) != 0 || ferror(stdout))
                 return agora_error_set_errno(err, errno != 0 ? errno : EIO, "writing to stdout");
         return 0;
+}
+
+void cli_note_commit(cli_ctx *ctx, const char *commit, const char *fmt, ...)
+{
+        _cleanup_free_ char *what = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&what, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                what = NULL;
+        free(ctx->committed);
+        ctx->committed = NULL;
+        /* Without memory for the note, main still reports the failure; it
+         * only cannot add that the commit was made. */
+        if (what == NULL || asprintf(&ctx->committed, "%s (commit %.7s)", what, commit) < 0)
+                ctx->committed = NULL;
 }
 
 void output_format_size(uint64_t bytes, char out[32])

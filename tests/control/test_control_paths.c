@@ -165,10 +165,13 @@ static void test_table_is_complete(void **state)
                 assert_non_null(c->summary);
         }
         assert_null(cli_command_find("frob"));
-        /* Mutating verbs carry the key id into their commits. */
-        assert_true(cli_command_find("register")->flags & CMD_NEEDS_PUBKEY);
-        assert_true(cli_command_find("assign")->flags & CMD_NEEDS_PUBKEY);
-        assert_false(cli_command_find("list")->flags & CMD_NEEDS_PUBKEY);
+        /* Mutating verbs prove the key id they put on their commits by
+         * loading its secret half. */
+        assert_true(cli_command_find("register")->flags & CMD_NEEDS_KEY);
+        assert_true(cli_command_find("assign")->flags & CMD_NEEDS_KEY);
+        assert_true(cli_command_find("unassign")->flags & CMD_NEEDS_KEY);
+        assert_false(cli_command_find("list")->flags & CMD_NEEDS_KEY);
+        assert_false(cli_command_find("verify")->flags & CMD_NEEDS_KEY);
 }
 
 int main(void)
