@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -208,6 +209,38 @@ static int write_first_commit(const char *dir, const char *path, const char *aut
         return 0;
 }
 
+/* An init builds its registry in PARENT/.BASE.init-XXXXXX; one killed
+ * before its rename leaves that directory behind. The next init of the same
+ * path removes those old enough that no live init can still own them (an
+ * init takes milliseconds). */
+#define INIT_LEFTOVER_AGE_SECONDS 600
+
+static void sweep_init_leftovers(const char *parent, const char *base)
+{
+        _cleanup_free_ char *prefix = NULL;
+        DIR *d;
+        struct dirent *de;
+        time_t now = time(NULL);
+
+        if (asprintf(&prefix, ".%s.init-", base) < 0)
+                return;
+        d = opendir(parent);
+        if (d == NULL)
+                return;
+        while ((de = readdir(d)) != NULL) {
+                _cleanup_free_ char *full = NULL;
+                _cleanup_error_ agora_error_t ignored = NULL;
+                struct stat st;
+
+                if (strncmp(de->d_name, prefix, strlen(prefix)) != 0 || strlen(de->d_name) != strlen(prefix) + 6 ||
+                    asprintf(&full, "%s/%s", parent, de->d_name) < 0)
+                        continue;
+                if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode) && now - st.st_mtime > INIT_LEFTOVER_AGE_SECONDS)
+                        fs_remove_tree(full, &ignored);
+        }
+        closedir(d);
+}
+
 int registry_init(const char *path, const char *author_name, const char *author_email, agora_error_t *err)
 {
         _cleanup_free_ char *copy = NULL, *tmp = NULL;
@@ -233,6 +266,7 @@ int registry_init(const char *path, const char *author_name, const char *author_
         }
         if (fs_mkdir_p(parent, 0755, err) < 0)
                 return agora_error_wrap(err, "'%s'", path);
+        sweep_init_leftovers(parent, base);
         if (asprintf(&tmp, "%s/.%s.init-XXXXXX", parent, base) < 0) {
                 tmp = NULL;
                 return agora_error_set_errno(err, ENOMEM, "'%s'", path);

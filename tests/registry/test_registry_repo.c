@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Creating and opening registries, as an operator and stock git see them. */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include "tests/registry/registry-test.h"
 
 static void init_creates_bare_repo_with_marker_commit(void **state)
@@ -23,6 +26,31 @@ static void init_uses_env_identity(void **state)
         _cleanup_free_ char *who = run(NULL, "git -C %s log -1 --format='%%an <%%ae>|%%cn <%%ce>'", f->path);
 
         assert_string_equal(who, "Test Author <author@example.test>|Test Committer <committer@example.test>\n");
+}
+
+/* A killed init leaves .NAME.init-XXXXXX beside the registry; the next init
+ * of that path removes it once it is old, and leaves a fresh one (another
+ * init may be building there right now) and unrelated names alone. */
+static void init_sweeps_old_leftovers_of_killed_inits(void **state)
+{
+        fixture *f = *state;
+        _cleanup_free_ char *reg = NULL, *old = NULL, *fresh = NULL, *other = NULL;
+        _cleanup_error_ agora_error_t err = NULL;
+        struct timespec hour_ago[2] = {{time(NULL) - 3600, 0}, {time(NULL) - 3600, 0}};
+
+        assert_true(asprintf(&reg, "%s/swept", f->dir) > 0 && asprintf(&old, "%s/.swept.init-AbC123", f->dir) > 0 &&
+                    asprintf(&fresh, "%s/.swept.init-XyZ789", f->dir) > 0 &&
+                    asprintf(&other, "%s/.other.init-AbC123", f->dir) > 0);
+        assert_int_equal(mkdir(old, 0700), 0);
+        assert_int_equal(mkdir(fresh, 0700), 0);
+        assert_int_equal(mkdir(other, 0700), 0);
+        assert_int_equal(utimensat(AT_FDCWD, old, hour_ago, 0), 0);
+        assert_int_equal(utimensat(AT_FDCWD, other, hour_ago, 0), 0);
+
+        assert_int_equal(registry_init(reg, NULL, NULL, &err), 0);
+        assert_int_equal(access(old, F_OK), -1);
+        assert_int_equal(access(fresh, F_OK), 0);
+        assert_int_equal(access(other, F_OK), 0);
 }
 
 static void init_refuses_non_empty_dir(void **state)
@@ -196,6 +224,8 @@ int main(void)
                                                 fixture_teardown),
                 cmocka_unit_test_setup_teardown(init_uses_env_identity, fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(init_refuses_non_empty_dir, fixture_setup, fixture_teardown),
+                cmocka_unit_test_setup_teardown(init_sweeps_old_leftovers_of_killed_inits, fixture_setup,
+                                                fixture_teardown),
                 cmocka_unit_test_setup_teardown(init_accepts_existing_empty_dir, fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(open_missing_dir_is_notfound, fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(open_plain_dir_is_not_a_registry, fixture_setup, fixture_teardown),
