@@ -51,14 +51,13 @@ int schema_check_keys(const json_t *obj, const char *const *allowed, const char 
         return 0;
 }
 
-/* Fetch OBJ[KEY] checking its type; absent or null is fine only if OPTIONAL. */
-static int get_typed(const json_t *obj, const char *key, bool optional, const char *what, json_type type,
-                     const char *want, json_t **ret, agora_error_t *err)
+/* OBJ[KEY] into *RET, NULL when absent or null, which is an error unless
+ * OPTIONAL. Shared by every typed getter below. */
+static int lookup(const json_t *obj, const char *key, bool optional, const char *what, json_t **ret, agora_error_t *err)
 {
         json_t *v;
 
-        if (ret != NULL)
-                *ret = NULL;
+        *ret = NULL;
         if (!json_is_object(obj))
                 return agora_error_set(err, AGORA_ERR_USAGE, "%s: must be a mapping, not %s", what,
                                        obj ? type_name(obj) : "nothing");
@@ -68,6 +67,22 @@ static int get_typed(const json_t *obj, const char *key, bool optional, const ch
                         return 0;
                 return agora_error_set(err, AGORA_ERR_USAGE, "%s: missing required key '%s'", what, key);
         }
+        *ret = v;
+        return 0;
+}
+
+/* Fetch OBJ[KEY] checking its type; absent or null is fine only if OPTIONAL. */
+static int get_typed(const json_t *obj, const char *key, bool optional, const char *what, json_type type,
+                     const char *want, json_t **ret, agora_error_t *err)
+{
+        json_t *v;
+
+        if (ret != NULL)
+                *ret = NULL;
+        if (lookup(obj, key, optional, what, &v, err) < 0)
+                return -1;
+        if (v == NULL)
+                return 0;
         if (json_typeof(v) != type)
                 return agora_error_set(err, AGORA_ERR_USAGE, "%s: '%s' must be %s, not %s", what, key, want,
                                        type_name(v));
@@ -109,15 +124,10 @@ int schema_get_uint(const json_t *obj, const char *key, bool optional, const cha
 
         if (ret_present != NULL)
                 *ret_present = false;
-        if (!json_is_object(obj))
-                return agora_error_set(err, AGORA_ERR_USAGE, "%s: must be a mapping, not %s", what,
-                                       obj ? type_name(obj) : "nothing");
-        v = json_object_get(obj, key);
-        if (v == NULL || json_is_null(v)) {
-                if (optional)
-                        return 0;
-                return agora_error_set(err, AGORA_ERR_USAGE, "%s: missing required key '%s'", what, key);
-        }
+        if (lookup(obj, key, optional, what, &v, err) < 0)
+                return -1;
+        if (v == NULL)
+                return 0;
         if (json_is_integer(v)) {
                 json_int_t i = json_integer_value(v);
                 if (i < 0)

@@ -288,17 +288,29 @@ static int env_slots(json_t *env, json_t **values, json_t **secrets, agora_error
         return 0;
 }
 
+/* What setting a value and setting a secret share: the env's two maps, a
+ * checked KEY, and the "env 'NAME'" that names it in errors (malloc'd). */
+static int env_entry_prepare(json_t *env, const char *key, json_t **ret_values, json_t **ret_secrets, char **ret_what,
+                             agora_error_t *err)
+{
+        if (env_slots(env, ret_values, ret_secrets, err) < 0)
+                return -1;
+        if (agora_env_key_check(key, err) < 0)
+                return agora_error_wrap(err, "env '%s'", def_name(env));
+        if (asprintf(ret_what, "env '%s'", def_name(env)) < 0) {
+                *ret_what = NULL; /* undefined after a failed asprintf; the caller frees it */
+                return agora_error_set_errno(err, ENOMEM, "env");
+        }
+        return 0;
+}
+
 int objects_env_set_value(json_t *env, const char *key, const char *value, agora_error_t *err)
 {
         _cleanup_free_ char *what = NULL;
         json_t *values, *secrets;
 
-        if (env_slots(env, &values, &secrets, err) < 0)
+        if (env_entry_prepare(env, key, &values, &secrets, &what, err) < 0)
                 return -1;
-        if (agora_env_key_check(key, err) < 0)
-                return agora_error_wrap(err, "env '%s'", def_name(env));
-        if (asprintf(&what, "env '%s'", def_name(env)) < 0)
-                return agora_error_set_errno(err, ENOMEM, "env");
         if (check_value_not_credential(what, key, value, err) < 0)
                 return -1;
         if (json_object_set_new(values, key, json_string(value)) < 0)
@@ -313,12 +325,8 @@ int objects_env_set_secret(json_t *env, const char *key, const char *ref, agora_
         _cleanup_free_ char *what = NULL;
         json_t *values, *secrets;
 
-        if (env_slots(env, &values, &secrets, err) < 0)
+        if (env_entry_prepare(env, key, &values, &secrets, &what, err) < 0)
                 return -1;
-        if (agora_env_key_check(key, err) < 0)
-                return agora_error_wrap(err, "env '%s'", def_name(env));
-        if (asprintf(&what, "env '%s'", def_name(env)) < 0)
-                return agora_error_set_errno(err, ENOMEM, "env");
         if (check_ref(what, key, ref, err) < 0)
                 return -1;
         if (json_object_set_new(secrets, key, json_string(ref)) < 0)

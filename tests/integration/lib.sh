@@ -67,6 +67,32 @@ ag() { # agora with the test's registry and key
 git_head() { git -C "$REG" rev-parse HEAD; }
 git_count() { git -C "$REG" rev-list --count HEAD; }
 
+# The registry's state: head, commit count and every file (the lock file
+# aside, which the first mutation creates and which holds no data).
+registry_files() { find "$REG" -path "$REG/agora.lock" -prune -o -print | sort; }
+snapshot() {
+        SNAP_HEAD=$(git_head) SNAP_COUNT=$(git_count) SNAP_FILES=$(registry_files)
+}
+expect_unchanged() {
+        [ "$(git_head)" = "$SNAP_HEAD" ] || fail "HEAD moved"
+        [ "$(git_count)" = "$SNAP_COUNT" ] || fail "commit count changed"
+        [ "$(registry_files)" = "$SNAP_FILES" ] ||
+                fail "files changed in the registry: $(diff <(echo "$SNAP_FILES") <(registry_files))"
+}
+
+# refused RC REGEX CMD…: CMD fails with RC, one stderr line matching REGEX,
+# nothing on stdout, and the registry is untouched.
+refused() {
+        local want=$1 regex=$2
+        shift 2
+        snapshot
+        run "$@"
+        expect_rc "$want"
+        expect_err "$regex"
+        [ -z "$out" ] || fail "refused command printed on stdout: $out"
+        expect_unchanged
+}
+
 # commit_files PATH=FILE[:MODE]…: a new commit on main whose tree has each
 # PATH replaced by FILE's bytes (mode 100644 unless given), made with git
 # plumbing only, the way someone with write access to the repository could

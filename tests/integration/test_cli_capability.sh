@@ -6,32 +6,6 @@
 # the capability, leaving the registry exactly as it was.
 source "$(dirname "$0")/lib.sh"
 
-# The registry's state: head, commit count and every file (the lock file
-# aside, which the first mutation creates and which holds no data).
-snapshot() {
-        SNAP_HEAD=$(git_head) SNAP_COUNT=$(git_count)
-        SNAP_FILES=$(find "$REG" -path "$REG/agora.lock" -prune -o -print | sort)
-}
-expect_unchanged() {
-        [ "$(git_head)" = "$SNAP_HEAD" ] || fail "HEAD moved"
-        [ "$(git_count)" = "$SNAP_COUNT" ] || fail "commit count changed"
-        [ "$(find "$REG" -path "$REG/agora.lock" -prune -o -print | sort)" = "$SNAP_FILES" ] ||
-                fail "files changed in the registry: $(diff <(echo "$SNAP_FILES") <(find "$REG" -path "$REG/agora.lock" -prune -o -print | sort))"
-}
-
-# refused RC REGEX CMD…: CMD fails with RC, one stderr line matching REGEX,
-# and the registry is untouched.
-refused() {
-        local want=$1 regex=$2
-        shift 2
-        snapshot
-        run "$@"
-        expect_rc "$want"
-        expect_err "$regex"
-        [ -z "$out" ] || fail "refused command printed on stdout: $out"
-        expect_unchanged
-}
-
 sample_dir() { # DIR: a small capability tree
         mkdir -p "$1/bin" "$1/share/doc"
         printf '#!/bin/sh\necho hi\n' >"$1/bin/tool"

@@ -5,27 +5,6 @@
 # assign/unassign, list, show, log and resolve, happy paths and refusals.
 source "$(dirname "$0")/lib.sh"
 
-snapshot() {
-        SNAP_HEAD=$(git_head) SNAP_COUNT=$(git_count)
-        SNAP_FILES=$(find "$REG" -path "$REG/agora.lock" -prune -o -print | sort)
-}
-expect_unchanged() {
-        [ "$(git_head)" = "$SNAP_HEAD" ] || fail "HEAD moved"
-        [ "$(git_count)" = "$SNAP_COUNT" ] || fail "commit count changed"
-        [ "$(find "$REG" -path "$REG/agora.lock" -prune -o -print | sort)" = "$SNAP_FILES" ] ||
-                fail "files changed in the registry"
-}
-refused() { # RC REGEX CMD…
-        local want=$1 regex=$2
-        shift 2
-        snapshot
-        run "$@"
-        expect_rc "$want"
-        expect_err "$regex"
-        [ -z "$out" ] || fail "refused command printed on stdout: $out"
-        expect_unchanged
-}
-
 # A registry with capabilities c1 and c2 from one small tree each.
 setup_caps() {
         new_registry

@@ -13,20 +13,20 @@ small_disk() {
 }
 
 # Every file below DIR with its size and hash, to compare before and after.
-snapshot() { (cd "$1" && find . -type f -exec sha256sum {} + | sort); }
+content_snapshot() { (cd "$1" && find . -type f -exec sha256sum {} + | sort); }
 
 test_register_on_full_disk_changes_nothing() {
         small_disk 2m
         REG="$PWD/mnt/reg" KEY="$PWD/keys/operator.key"
         "$AGORA" --registry "$REG" --key "$KEY" init >/dev/null
         mkdir cap && head -c 4000000 /dev/urandom >cap/payload.bin
-        before=$(snapshot "$REG") head=$(git_head)
+        before=$(content_snapshot "$REG") head=$(git_head)
 
         run ag register capability big cap
         expect_rc 1
         expect_err "^agora: .*big.*No space left on device"
         [ "$(git_head)" = "$head" ] || fail "a failed register moved the branch"
-        [ "$(snapshot "$REG")" = "$before" ] || fail "a failed register left files behind or changed them"
+        [ "$(content_snapshot "$REG")" = "$before" ] || fail "a failed register left files behind or changed them"
         git -C "$REG" fsck --strict >/dev/null 2>&1 || fail "git fsck fails after the full disk"
 
         # Room again: the same command now works and the registry verifies.
