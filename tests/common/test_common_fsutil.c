@@ -16,32 +16,11 @@
 
 #include "common/cleanup.h"
 #include "common/fsutil.h"
+#include "tests/common/common-test.h"
 
 static int setup_dir(void **state)
 {
-        char *dir = strdup("/tmp/agora-fsutil-XXXXXX");
-
-        if (dir == NULL || mkdtemp(dir) == NULL)
-                return -1;
-        *state = dir;
-        return 0;
-}
-
-static int teardown_dir(void **state)
-{
-        char cmd[256];
-
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", (char *)*state);
-        free(*state);
-        return system(cmd) == 0 ? 0 : -1;
-}
-
-static char *path_in(void **state, const char *name)
-{
-        char *p = NULL;
-
-        assert_true(asprintf(&p, "%s/%s", (char *)*state, name) > 0);
-        return p;
+        return test_tmpdir_setup(state, "agora-fsutil");
 }
 
 static int count_entries(const char *dir)
@@ -329,7 +308,7 @@ static void test_within_accepts_symlink_inside(void **state)
         assert_true(fs_path_is_within(*state, f));
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup_dir, test_tmpdir_teardown)
 
 int main(void)
 {

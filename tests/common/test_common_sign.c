@@ -16,6 +16,7 @@
 #include "common/cleanup.h"
 #include "common/fsutil.h"
 #include "common/sign.h"
+#include "tests/common/common-test.h"
 
 #define MINISIGN "/usr/bin/minisign"
 
@@ -27,29 +28,9 @@ static void seckey_freep(agora_seckey **sk)
 
 static int setup_dir(void **state)
 {
-        char *dir = strdup("/tmp/agora-sign-XXXXXX");
-
-        if (dir == NULL || mkdtemp(dir) == NULL || sodium_init() < 0)
+        if (test_tmpdir_setup(state, "agora-sign") < 0 || sodium_init() < 0)
                 return -1;
-        *state = dir;
         return 0;
-}
-
-static int teardown_dir(void **state)
-{
-        char cmd[256];
-
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", (char *)*state);
-        free(*state);
-        return system(cmd) == 0 ? 0 : -1;
-}
-
-static char *path_in(void **state, const char *name)
-{
-        char *p = NULL;
-
-        assert_true(asprintf(&p, "%s/%s", (char *)*state, name) > 0);
-        return p;
 }
 
 /* Run a shell command in the test directory; return its exit status. */
@@ -466,7 +447,7 @@ static void test_minisign_legacy_signature_accepted(void **state)
         expect_integrity(r, err, "does not match");
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup_dir, test_tmpdir_teardown)
 
 int main(void)
 {
