@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * agora-cage: run one program in a fresh cage and exit with its status.
+ * The worker executes this for every job; an operator can run it by hand.
+ * Exit status: the program's (128+N for signal N), or 125 when agora-cage
+ * itself could not do what was asked (bad arguments, a bad profile or
+ * capability, a layer that could not be applied).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/cjson.h"
+#include "common/name.h"
+#include "common/schema.h"
+#include "worker/cage.h"
+
+#define EXIT_SETUP 125
+
+typedef struct cage_args {
+        const char *arg_profile;
+        const char *arg_workspace;
+        uint64_t arg_timeout;
+        bool arg_json;
+        char **caps; /* NAME=PATH as given */
+        size_t n_caps;
+        char **env; /* NULL-terminated KEY=VALUE */
+        size_t n_env;
+        char **argv;
+} cage_args;
+
+static void print_help(void)
+{
+        printf("usage: agora-cage --profile FILE|NAME [--capability NAME=PATH]… [--env KEY=VALUE]…\n"
+               "                  [--workspace DIR] [--timeout SECONDS] [--json] -- PROGRAM [ARGS…]\n"
+               "\n"
+               "Run PROGRAM in a fresh, default-deny cage built from the profile.\n"
+               "\n"
+               "  --profile FILE|NAME     a profile file, or the name of one in the profile directory\n"
+               "                          ($AGORA_PROFILES, else the installed profiles)\n"
+               "  --capability NAME=PATH  unpack PATH (a directory, a tar or compressed tar, a canonical\n"
+               "                          tarball) read-only at /cap/NAME\n"
+               "  --env KEY=VALUE         put KEY in the program's environment; nothing else is there\n"
+               "  --workspace DIR         bind DIR at /workspace instead of a fresh tmpfs\n"
+               "  --timeout SECONDS       stop the program sooner than the profile's timeout\n"
+               "  --json                  keep the output and print one JSON result object on stdout\n"
+               "\n"
+               "Exit status: the program's (128+N for signal N); 125 when the cage could not be built.\n");
+}
+
+static int push(char ***v, size_t *n, char *s, agora_error_t *err)
+{
+        char **grown = realloc(*v, (*n + 2) * sizeof(char *));
+
+        if (grown == NULL)
+                return agora_error_set_errno(err, ENOMEM, "agora-cage: arguments");
+        grown[(*n)++] = s;
+        grown[*n] = NULL;
+        *v = grown;
+        return 0;
+}
+
+static int check_env(const cage_args *a, const char *kv, agora_error_t *err)
+{
+        const char *eq = strchr(kv, '=');
+        _cleanup_free_ char *key = NULL;
+
+        if (eq == NULL)
+                return agora_error_set(err, AGORA_ERR_USAGE, "--env '%s': want KEY=VALUE", kv);
+        key = strndup(kv, (size_t)(eq - kv));
+        if (key == NULL)
+                return agora_error_set_errno(err, ENOMEM, "--env");
+        if (agora_env_key_check(key, err) < 0)
+                return agora_error_wrap(err, "--env");
+        for (size_t i = 0; i < a->n_env; i++)
+                if (strncmp(a->env[i], kv, (size_t)(eq - kv) + 1) == 0)
+                        return agora_error_set(err, AGORA_ERR_USAGE, "--env '%s': given twice", key);
+        return 0;
+}
+
+static int parse_args(cage_args *a, int argc, char **argv, agora_error_t *err)
+{
+        enum { OPT_PROFILE = 0x100, OPT_CAP, OPT_ENV, OPT_WORKSPACE, OPT_TIMEOUT, OPT_JSON };
+        static const struct option options[] = {
+                {"profile", required_argument, NULL, OPT_PROFILE},
+                {"capability", required_argument, NULL, OPT_CAP},
+                {"env", required_argument, NULL, OPT_ENV},
+                {"workspace", required_argument, NULL, OPT_WORKSPACE},
+                {"timeout", required_argument, NULL, OPT_TIMEOUT},
+                {"json", no_argument, NULL, OPT_JSON},
+                {"help", no_argument, NULL, 'h'},
+                {NULL, 0, NULL, 0},
+        };
+        int c;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
+                switch (c) {
+                case OPT_PROFILE:
+                        a->arg_profile = optarg;
+                        break;
+                case OPT_CAP:
+                        if (push(&a->caps, &a->n_caps, optarg, err) < 0)
+                                return -1;
+                        break;
+                case OPT_ENV:
+                        if (check_env(a, optarg, err) < 0 || push(&a->env, &a->n_env, optarg, err) < 0)
+                                return -1;
+                        break;
+                case OPT_WORKSPACE:
+                        a->arg_workspace = optarg;
+                        break;
+                case OPT_TIMEOUT: {
+                        char *end = NULL;
+                        errno = 0;
+                        unsigned long long t = strtoull(optarg, &end, 10);
+                        if (errno || end == optarg || *end || optarg[0] == '-' || t == 0 || t > 86400)
+                                return agora_error_set(err, AGORA_ERR_USAGE,
+                                                       "--timeout '%s': want whole seconds from 1 to 86400", optarg);
+                        a->arg_timeout = t;
+                        break;
+                }
+                case OPT_JSON:
+                        a->arg_json = true;
+                        break;
+                case 'h':
+                        print_help();
+                        exit(0);
+                case ':':
+                        return agora_error_set(err, AGORA_ERR_USAGE, "option '%s' needs a value", argv[optind - 1]);
+                default:
+                        return agora_error_set(err, AGORA_ERR_USAGE, "unknown option '%s' (see --help)",
+                                               argv[optind - 1]);
+                }
+        }
+        if (a->arg_profile == NULL)
+                return agora_error_set(err, AGORA_ERR_USAGE, "--profile is required (see --help)");
+        if (optind >= argc)
+                return agora_error_set(err, AGORA_ERR_USAGE, "no program given: agora-cage [OPTIONS] -- PROGRAM");
+        a->argv = argv + optind;
+        return 0;
+}
+
+/* A value with a '/' or a ".yaml" ending is a file; anything else names a
+ * profile in the profile directory. */
+static int load_profile(const char *arg, profile **ret, agora_error_t *err)
+{
+        size_t n = strlen(arg);
+
+        if (strchr(arg, '/') != NULL || (n > 5 && strcmp(arg + n - 5, ".yaml") == 0))
+                return profile_load_file(arg, ret, err);
+        return profile_load_named(profile_default_dir(), arg, ret, err);
+}
+
+static int load_caps(const cage_args *a, cage_capability *caps, agora_error_t *err)
+{
+        for (size_t i = 0; i < a->n_caps; i++) {
+                const char *eq = strchr(a->caps[i], '=');
+                _cleanup_free_ char *name = NULL;
+
+                if (eq == NULL || eq[1] == '\0')
+                        return agora_error_set(err, AGORA_ERR_USAGE, "--capability '%s': want NAME=PATH", a->caps[i]);
+                name = strndup(a->caps[i], (size_t)(eq - a->caps[i]));
+                if (name == NULL)
+                        return agora_error_set_errno(err, ENOMEM, "--capability");
+                for (size_t j = 0; j < i; j++)
+                        if (strcmp(caps[j].name, name) == 0)
+                                return agora_error_set(err, AGORA_ERR_USAGE, "capability '%s': given twice", name);
+                if (cage_capability_load(name, eq + 1, &caps[i], err) < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+static int check_workspace(const char *dir, agora_error_t *err)
+{
+        struct stat st;
+
+        if (stat(dir, &st) < 0)
+                return agora_error_set_errno(err, errno, "workspace '%s'", dir);
+        if (!S_ISDIR(st.st_mode))
+                return agora_error_set(err, AGORA_ERR_USAGE, "workspace '%s': not a directory", dir);
+        return 0;
+}
+
+static void print_setup_failure(bool json, const char *msg)
+{
+        fprintf(stderr, "agora-cage: %s\n", msg);
+        if (json) {
+                _cleanup_json_ json_t *o = json_pack("{s:i, s:i, s:s, s:s}", "exit_code", EXIT_SETUP, "signal", 0,
+                                                     "reason", cage_reason_name(CAGE_SETUP_FAILED), "error", msg);
+                if (o != NULL) {
+                        json_dumpf(o, stdout, JSON_COMPACT);
+                        fputc('\n', stdout);
+                }
+        }
+}
+
+int main(int argc, char **argv)
+{
+        _cleanup_error_ agora_error_t err = NULL;
+        cage_args a = {0};
+        profile *prof = NULL;
+        cage_capability *caps = NULL;
+        cage_result res = {0};
+        int code = EXIT_SETUP;
+
+        /* A reader of our stdout going away must not kill agora-cage before
+         * it has torn the cage down. */
+        signal(SIGPIPE, SIG_IGN);
+        if (parse_args(&a, argc, argv, &err) < 0 || load_profile(a.arg_profile, &prof, &err) < 0)
+                goto out;
+        if (a.arg_timeout > prof->limits.timeout_s) {
+                agora_error_set(&err, AGORA_ERR_USAGE, "--timeout %llu: above profile '%s''s limit of %llu s",
+                                (unsigned long long)a.arg_timeout, prof->name,
+                                (unsigned long long)prof->limits.timeout_s);
+                goto out;
+        }
+        if (a.arg_workspace != NULL && check_workspace(a.arg_workspace, &err) < 0)
+                goto out;
+        caps = calloc(a.n_caps + 1, sizeof(*caps));
+        if (caps == NULL) {
+                agora_error_set_errno(&err, ENOMEM, "capabilities");
+                goto out;
+        }
+        if (load_caps(&a, caps, &err) < 0)
+                goto out;
+
+        cage_config cfg = {
+                .profile = prof,
+                .caps = caps,
+                .n_caps = a.n_caps,
+                .env = a.env,
+                .workspace_dir = a.arg_workspace,
+                .timeout_s = a.arg_timeout,
+                .argv = a.argv,
+                .capture = a.arg_json,
+                .relay_stdout_fd = STDOUT_FILENO,
+                .relay_stderr_fd = STDERR_FILENO,
+        };
+        if (cage_run(&cfg, &res, &err) < 0)
+                goto out;
+        code = res.exit_code;
+        if (a.arg_json) {
+                _cleanup_json_ json_t *o = NULL;
+                if (cage_result_to_json(&cfg, &res, &o, &err) < 0) {
+                        code = EXIT_SETUP;
+                        goto out;
+                }
+                json_dumpf(o, stdout, JSON_COMPACT);
+                fputc('\n', stdout);
+        } else if (res.reason != CAGE_EXITED) {
+                /* Without --json the reason still reaches a person. */
+                fprintf(stderr, "agora-cage: program stopped: %s\n", cage_reason_name(res.reason));
+        }
+out:
+        if (err != NULL)
+                print_setup_failure(a.arg_json, agora_error_message(err));
+        fflush(stdout);
+        cage_result_release(&res);
+        for (size_t i = 0; caps && i < a.n_caps; i++)
+                cage_capability_release(&caps[i]);
+        free(caps);
+        profile_free(prof);
+        free(a.caps);
+        free(a.env);
+        return code;
+}
