@@ -18,6 +18,7 @@
 #include "common/name.h"
 #include "common/schema.h"
 #include "control/cli.h"
+#include "worker/profile.h"
 #include "registry/objects.h"
 
 static const char usage[] =
@@ -56,7 +57,8 @@ static const char usage_subagent[] =
         "\n"
         "  --entrypoint CMD   the program the subagent runs (required)\n"
         "  --capability NAME  a registered capability to assign; repeat for more\n"
-        "  --profile NAME     the policy profile (default: " OBJECTS_DEFAULT_PROFILE ")\n"
+        "  --profile NAME     the policy profile (default: " OBJECTS_DEFAULT_PROFILE "); it must load from\n"
+        "                     $AGORA_PROFILES, else the installed profiles\n"
         "  --help             print this help\n";
 
 int cli_put_commit_print(cli_ctx *ctx, registry_txn *t, registry_kind k, const char *name, const json_t *def,
@@ -229,7 +231,7 @@ int cmd_register_subagent(cli_ctx *ctx, int argc, char **argv, agora_error_t *er
         _cleanup_free_ char *message = NULL;
         _cleanup_json_ json_t *def = NULL;
         _cleanup_txn_ registry_txn *t = NULL;
-        const char *name, *entrypoint = NULL, *profile = NULL;
+        const char *name, *entrypoint = NULL, *profile_name = NULL;
         size_t n_caps = 0;
         int c;
 
@@ -250,9 +252,9 @@ int cmd_register_subagent(cli_ctx *ctx, int argc, char **argv, agora_error_t *er
                         caps[n_caps++] = optarg;
                         break;
                 case 'p':
-                        if (profile != NULL)
+                        if (profile_name != NULL)
                                 return cli_usage(ctx, verb, err, "--profile given twice");
-                        profile = optarg;
+                        profile_name = optarg;
                         break;
                 case 'h':
                         return cli_help(usage_subagent);
@@ -267,11 +269,19 @@ int cmd_register_subagent(cli_ctx *ctx, int argc, char **argv, agora_error_t *er
         name = argv[optind];
         if (entrypoint == NULL || entrypoint[0] == '\0')
                 return cli_usage(ctx, verb, err, "--entrypoint CMD is required");
-        if (profile == NULL)
-                profile = OBJECTS_DEFAULT_PROFILE;
-        if (agora_name_check("subagent", name, err) < 0 || agora_name_check("profile", profile, err) < 0)
+        if (profile_name == NULL)
+                profile_name = OBJECTS_DEFAULT_PROFILE;
+        if (agora_name_check("subagent", name, err) < 0 || agora_name_check("profile", profile_name, err) < 0)
                 return -1;
-        def = objects_subagent_new(name, entrypoint, profile);
+        /* A subagent whose profile does not exist (or does not parse) could
+         * never be dispatched: refuse it now, naming the profile. */
+        {
+                profile *p = NULL;
+                if (profile_load_named(profile_default_dir(), profile_name, &p, err) < 0)
+                        return agora_error_wrap(err, "subagent '%s'", name);
+                profile_free(p);
+        }
+        def = objects_subagent_new(name, entrypoint, profile_name);
         if (def == NULL)
                 return agora_error_set_errno(err, ENOMEM, "subagent '%s'", name);
         for (size_t i = 0; i < n_caps; i++) {

@@ -60,6 +60,16 @@ test_refuse_subagent_bad_names() {
         refused 2 "capability name 'x/y'" ag register subagent s --entrypoint /x --capability x/y
 }
 
+test_refuse_subagent_unknown_or_broken_profile() {
+        setup_caps
+        refused 1 "^agora: subagent 's': profile 'nope': not found in $TOP/profiles$" \
+                ag register subagent s --entrypoint /x --profile nope
+        mkdir profiles
+        printf 'name: bad\nlimits: [\n' >profiles/bad.yaml
+        AGORA_PROFILES="$PWD/profiles" refused 2 "^agora: subagent 's': profile 'bad': " \
+                ag register subagent s --entrypoint /x --profile bad
+}
+
 test_register_env_pairs_and_secrets() {
         new_registry
         run ag register env e1 GREETING=hello EMPTY= --secret API_TOKEN=env:MY_TOKEN --secret CERT=file:/etc/ssl/c.pem
