@@ -29,19 +29,22 @@ typedef struct cage_cgroup cage_cgroup; /* opaque */
 
 typedef struct cage_cgroup_stats {
         uint64_t peak_memory_bytes;
-        uint64_t cpu_usage_ns;
         uint64_t oom_kills; /* processes the memory limit killed */
         uint64_t pids_max_hits; /* forks refused by the pids limit */
 } cage_cgroup_stats;
 
 /* Create the cage's cgroup (v2 under <mount>/agora/, v1 under
- * <mount>/<controller>/agora/ for memory, pids, cpu, cpuacct and freezer)
- * and apply the profile's limits: memory with swap off, pids, cpu weight
- * and quota. ID makes the name unique. */
+ * <mount>/<controller>/agora/ for memory, pids and cpu) and apply the
+ * profile's limits: memory with swap off, pids, cpu weight and quota. ID
+ * (1..64 of [A-Za-z0-9_-]) makes the name unique; an existing cage-ID is
+ * AGORA_ERR_EXISTS. */
 int cage_cgroup_create(const char *id, const profile_limits *limits, cage_cgroup **ret, agora_error_t *err);
 /* Move PID (and so everything it later forks) into the cgroup. */
 int cage_cgroup_attach(cage_cgroup *cg, pid_t pid, agora_error_t *err);
-/* Kill every process in the cgroup and wait until it is empty. */
+/* Kill every process in the cgroup and wait until it is empty (at most
+ * 5 s, then AGORA_ERR_BUSY). On v1 this signals each listed process; the
+ * caller kills the cage's PID 1 first, which ends the whole pid namespace
+ * so that nothing can fork meanwhile. */
 int cage_cgroup_kill(cage_cgroup *cg, agora_error_t *err);
 int cage_cgroup_stats_read(cage_cgroup *cg, cage_cgroup_stats *ret, agora_error_t *err);
 /* Kill what is left, remove the cgroup directories and free CG; safe on

@@ -3,9 +3,16 @@
  * Layer 1: the cage's cgroup. Everything the cage does is charged to it, so
  * it is made before the first clone and removed after the last process is
  * gone. cgroup v2 gives one directory, <mount>/agora/cage-<id>; v1 gives one
- * per hierarchy (memory, pids, cpu, cpuacct, freezer; co-mounted
- * controllers share one). A limit that cannot be applied is an error: a cage
- * that silently lost its memory limit could take the host down with it.
+ * per hierarchy of the controllers that set limits (memory, pids, cpu;
+ * co-mounted controllers share one). A limit that cannot be applied is an
+ * error: a cage that silently lost its memory limit could take the host
+ * down with it.
+ *
+ * v1 needs neither cpuacct nor the freezer: the CPU time of the cage comes
+ * from its PID 1's rusage (every process of the pid namespace is reaped by
+ * it), and killing PID 1 kills the whole pid namespace at once, which no
+ * process can leave. Each hierarchy costs a mkdir, an attach and an rmdir
+ * on every job's path.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +23,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,9 +31,9 @@
 #include "common/fsutil.h"
 #include "worker/cage-internal.h"
 
-enum { CG_MEMORY, CG_PIDS, CG_CPU, CG_CPUACCT, CG_FREEZER, CG_N };
+enum { CG_MEMORY, CG_PIDS, CG_CPU, CG_N };
 
-static const char *const controller_names[CG_N] = {"memory", "pids", "cpu", "cpuacct", "freezer"};
+static const char *const controller_names[CG_N] = {"memory", "pids", "cpu"};
 
 #define CG_PARENT "agora"
 #define CG_ID_MAX 64
@@ -503,45 +511,105 @@ static int first_pid(const cage_cgroup *cg, pid_t *ret, const char **ret_dir, ag
         return 0;
 }
 
+static bool listed(const char *procs, pid_t pid)
+{
+        char want[16];
+        size_t n = (size_t)snprintf(want, sizeof(want), "%d", (int)pid);
+
+        for (const char *p = procs; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+                if (strncmp(p, want, n) == 0 && (p[n] == '\n' || p[n] == '\0'))
+                        return true;
+        return false;
+}
+
+/* SIGKILL every process listed in DIR. A pid read from cgroup.procs may
+ * have exited and been reused by a process outside the cage before the
+ * signal goes out, so each is pinned with a pidfd first and signalled only
+ * if the list, read again after pinning, still has it: then the pinned
+ * process is the cage's. */
+static int signal_dir(const char *dir, agora_error_t *err)
+{
+        _cleanup_free_ char *procs = NULL, *again = NULL;
+        _cleanup_free_ int *fds = NULL;
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0, cap = 0;
+        char *save = NULL;
+        int r = 0;
+
+        if (cg_read(dir, "cgroup.procs", false, &procs, err) < 0)
+                return -1;
+        for (char *t = strtok_r(procs, "\n", &save); t; t = strtok_r(NULL, "\n", &save)) {
+                uint64_t pid;
+                if (parse_u64(t, &pid) < 0 || pid == 0 || pid > INT32_MAX) {
+                        r = agora_error_set(err, AGORA_ERR_FAILED, "cgroup: %s/cgroup.procs: bad pid '%s'", dir, t);
+                        goto out;
+                }
+                if (n == cap) {
+                        size_t want = cap ? 2 * cap : 64;
+                        int *f = realloc(fds, want * sizeof(*fds));
+                        if (f != NULL)
+                                fds = f;
+                        pid_t *q = realloc(pids, want * sizeof(*pids));
+                        if (q != NULL)
+                                pids = q;
+                        if (f == NULL || q == NULL) {
+                                r = agora_error_set_errno(err, ENOMEM, "cgroup: %s", dir);
+                                goto out;
+                        }
+                        cap = want;
+                }
+                int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+                if (fd < 0 && errno == ESRCH)
+                        continue; /* gone already */
+                if (fd < 0) {
+                        r = agora_error_set_errno(err, errno, "cgroup: pinning pid %" PRIu64 " of %s", pid, dir);
+                        goto out;
+                }
+                fds[n] = fd;
+                pids[n++] = (pid_t)pid;
+        }
+        if (n == 0)
+                goto out;
+        if (cg_read(dir, "cgroup.procs", false, &again, err) < 0) {
+                r = -1;
+                goto out;
+        }
+        for (size_t i = 0; i < n && r == 0; i++)
+                if (listed(again, pids[i]) && syscall(SYS_pidfd_send_signal, fds[i], SIGKILL, NULL, 0) < 0 &&
+                    errno != ESRCH)
+                        r = agora_error_set_errno(err, errno, "cgroup: killing pid %d of %s", (int)pids[i], dir);
+out:
+        for (size_t i = 0; i < n; i++)
+                close(fds[i]);
+        return r;
+}
+
 static int signal_all(const cage_cgroup *cg, agora_error_t *err)
 {
-        for (size_t i = 0; i < cg->n_dirs; i++) {
-                _cleanup_free_ char *procs = NULL;
-                char *save = NULL;
-
-                if (cg_read(cg->dirs[i], "cgroup.procs", false, &procs, err) < 0)
+        for (size_t i = 0; i < cg->n_dirs; i++)
+                if (signal_dir(cg->dirs[i], err) < 0)
                         return -1;
-                for (char *t = strtok_r(procs, "\n", &save); t; t = strtok_r(NULL, "\n", &save)) {
-                        uint64_t pid;
-                        if (parse_u64(t, &pid) < 0 || pid == 0 || pid > INT32_MAX)
-                                return agora_error_set(err, AGORA_ERR_FAILED, "cgroup: %s/cgroup.procs: bad pid '%s'",
-                                                       cg->dirs[i], t);
-                        if (kill((pid_t)pid, SIGKILL) < 0 && errno != ESRCH)
-                                return agora_error_set_errno(err, errno, "cgroup: killing pid %" PRIu64 " of %s", pid,
-                                                             cg->dirs[i]);
-                }
-        }
         return 0;
 }
 
-/* Freeze, so that nothing forks between reading cgroup.procs and the kill
- * (a fork bomb would otherwise outrun us) and no listed pid can exit and be
- * reused by a process outside the cage before it is signalled. */
+/* v2 without cgroup.kill: freeze first, so that nothing forks between
+ * reading cgroup.procs and the kill (a fork bomb would otherwise outrun
+ * us). v1 has no need: the cage's processes are those of its pid
+ * namespace, which the caller ends by killing its PID 1 (cage_run.c). */
 static int freeze(const cage_cgroup *cg, bool on, agora_error_t *err)
 {
-        const char *dir = cg->dir_of[CG_FREEZER];
-        const char *file = cg->v2 ? "cgroup.freeze" : "freezer.state";
+        const char *dir = cg->dirs[0];
         int64_t deadline = now_ms() + CG_FREEZE_MS;
 
-        if (cg_write(dir, file, cg->v2 ? (on ? "1" : "0") : (on ? "FROZEN" : "THAWED"), NULL, err) < 0)
+        if (cg_write(dir, "cgroup.freeze", on ? "1" : "0", NULL, err) < 0)
                 return -1;
         /* A task in uninterruptible sleep can hold freezing off; after a
          * while signal anyway, and let the next round catch what is left. */
         while (on && now_ms() < deadline) {
                 _cleanup_free_ char *state = NULL;
-                if (cg_read(dir, cg->v2 ? "cgroup.events" : "freezer.state", false, &state, err) < 0)
+                if (cg_read(dir, "cgroup.events", false, &state, err) < 0)
                         return -1;
-                if (cg->v2 ? strstr(state, "frozen 1") != NULL : strncmp(state, "FROZEN", 6) == 0)
+                if (strstr(state, "frozen 1") != NULL)
                         break;
                 sleep_ms(CG_POLL_MS);
         }
@@ -554,6 +622,8 @@ static int kill_round(const cage_cgroup *cg, agora_error_t *err)
 
         if (cg->has_kill)
                 return cg_write(cg->dirs[0], "cgroup.kill", "1", NULL, err);
+        if (!cg->v2)
+                return signal_all(cg, err);
         if (freeze(cg, true, err) < 0)
                 return -1;
         /* Frozen tasks die only once thawed, so thaw even if signalling failed. */
@@ -625,16 +695,12 @@ int cage_cgroup_stats_read(cage_cgroup *cg, cage_cgroup_stats *ret, agora_error_
         const char *mem = cg->dir_of[CG_MEMORY], *pids = cg->dir_of[CG_PIDS];
 
         if (cg->v2) {
-                uint64_t usec = 0;
                 if (read_stat(mem, "memory.peak", NULL, &s.peak_memory_bytes, err) < 0 ||
-                    read_stat(mem, "memory.events", "oom_kill", &s.oom_kills, err) < 0 ||
-                    read_stat(cg->dir_of[CG_CPU], "cpu.stat", "usage_usec", &usec, err) < 0)
+                    read_stat(mem, "memory.events", "oom_kill", &s.oom_kills, err) < 0)
                         return -1;
-                s.cpu_usage_ns = usec * 1000;
         } else {
                 if (read_stat(mem, "memory.max_usage_in_bytes", NULL, &s.peak_memory_bytes, err) < 0 ||
-                    read_stat(mem, "memory.oom_control", "oom_kill", &s.oom_kills, err) < 0 ||
-                    read_stat(cg->dir_of[CG_CPUACCT], "cpuacct.usage", NULL, &s.cpu_usage_ns, err) < 0)
+                    read_stat(mem, "memory.oom_control", "oom_kill", &s.oom_kills, err) < 0)
                         return -1;
         }
         if (read_stat(pids, "pids.events", "max", &s.pids_max_hits, err) < 0)
@@ -702,11 +768,10 @@ static int open_existing(const char *id, cage_cgroup **ret, agora_error_t *err)
                 if (c < CG_N)
                         cg->dir_of[c] = dir;
         }
-        /* kill() signals through the freezer on v1 and needs a directory
-         * for every controller it names: point the missing ones at one
-         * that exists (a missing freezer just means no freeze). */
+        /* Point controllers without a directory at one that exists, so
+         * the handle is as complete as one from create. */
         for (int c = 0; c < CG_N; c++)
-                if (cg->dir_of[c] == NULL && cg->n_dirs > 0 && c != CG_FREEZER)
+                if (cg->dir_of[c] == NULL && cg->n_dirs > 0)
                         cg->dir_of[c] = cg->dirs[0];
         cg->has_kill = cg->v2 && cg->n_dirs > 0 && file_exists(cg->dirs[0], "cgroup.kill");
         *ret = take_ptr(cg);

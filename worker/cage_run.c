@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -355,6 +356,7 @@ typedef struct cage_watch {
         bool init_done;
         bool have_report;
         cage_init_report report;
+        struct rusage usage; /* of PID 1 and everything it reaped */
 } cage_watch;
 
 /* Wait for the setup pipe: a message is a failed step, end of file is the
@@ -398,6 +400,11 @@ static int stop_cage(cage_watch *w, stop_cause why, agora_error_t *err)
 {
         if (w->stopped == STOP_NONE)
                 w->stopped = why;
+        /* PID 1 first: its death ends the pid namespace at once, so no
+         * process of the cage can fork while the cgroup is emptied. The
+         * pidfd cannot name anything but our own child. */
+        if (syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+                return agora_error_set_errno(err, errno, "cage: killing PID 1");
         return cage_cgroup_kill(w->cg, err);
 }
 
@@ -412,7 +419,9 @@ static int reap_init(cage_watch *w, agora_error_t *err)
 {
         int status;
 
-        while (waitpid(w->pid, &status, __WALL) < 0)
+        /* wait4's rusage of PID 1 includes every process it reaped, which
+         * is every process of the pid namespace: the cage's CPU time. */
+        while (wait4(w->pid, &status, __WALL, &w->usage) < 0)
                 if (errno != EINTR)
                         return agora_error_set_errno(err, errno, "cage: waiting for PID 1");
         w->init_done = true;
@@ -506,7 +515,8 @@ static void fill_result(const cage_watch *w, const cage_cgroup_stats *st, cage_r
                 ret->reason = CAGE_PIDS_LIMIT;
         else
                 ret->reason = CAGE_EXITED;
-        ret->cpu_s = (double)st->cpu_usage_ns / 1e9;
+        ret->cpu_s = (double)(w->usage.ru_utime.tv_sec + w->usage.ru_stime.tv_sec) +
+                     (double)(w->usage.ru_utime.tv_usec + w->usage.ru_stime.tv_usec) / 1e6;
         ret->peak_memory_bytes = st->peak_memory_bytes;
 }
 
