@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -274,6 +275,40 @@ static _Noreturn void run_program(const cage_config *cfg, cage_pipes *pp)
         child_fail(setup_fd, &err);
 }
 
+typedef struct program_args {
+        const cage_config *cfg;
+        cage_pipes *pp;
+} program_args;
+
+static int program_main(void *arg)
+{
+        program_args *a = arg;
+
+        run_program(a->cfg, a->pp);
+}
+
+/* The program is started the way posix_spawn starts one: sharing PID 1's
+ * memory, with PID 1 suspended until the exec (CLONE_VM | CLONE_VFORK), so
+ * no page table is copied and no page is copied on write for a process
+ * that is about to replace itself. Nothing runs beside it meanwhile, and
+ * it leaves only by execve or _exit, never in the middle of a libc call;
+ * it has its own stack, file table, signal handlers and credentials. */
+static pid_t spawn_program(const cage_config *cfg, cage_pipes *pp)
+{
+        const size_t stack_len = 256u << 10;
+        program_args a = {.cfg = cfg, .pp = pp};
+        void *stack = mmap(NULL, stack_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        pid_t pid;
+
+        if (stack == MAP_FAILED)
+                return -1;
+        pid = clone(program_main, (char *)stack + stack_len, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+        int saved = errno;
+        munmap(stack, stack_len);
+        errno = saved;
+        return pid;
+}
+
 /* The clone child: layers 3 to 5, then PID 1's duty. */
 static _Noreturn void cage_child(const cage_config *cfg, cage_pipes *pp, int workspace_tree)
 {
@@ -320,13 +355,11 @@ static _Noreturn void cage_child(const cage_config *cfg, cage_pipes *pp, int wor
         if (cage_mount_setup(cfg, workspace_tree, &err) < 0 || cage_net_setup(cfg->profile->loopback_up, &err) < 0)
                 child_fail(setup_fd, &err);
 
-        pid_t program = fork();
+        pid_t program = spawn_program(cfg, pp);
         if (program < 0) {
-                agora_error_set_errno(&err, errno, "cage: fork of the program");
+                agora_error_set_errno(&err, errno, "cage: starting the program");
                 child_fail(setup_fd, &err);
         }
-        if (program == 0)
-                run_program(cfg, pp);
 
         /* PID 1 keeps nothing it does not need: no output pipe (so the
          * program's exit is end of file for agora-cage), no capability. */
