@@ -92,7 +92,7 @@ static void unlink_freep(char **p)
         }
 }
 
-static int write_all(int fd, const void *buf, size_t len)
+int fs_write_all(int fd, const void *buf, size_t len)
 {
         const char *p = buf;
 
@@ -182,7 +182,7 @@ static int write_named(const char *dir, const char *base, const char *path, cons
         tmp = t;
         if (fchmod(fd, mode) < 0)
                 return agora_error_set_errno(err, errno, "'%s': cannot set mode", path);
-        if (write_all(fd, buf, len) < 0 || fsync(fd) < 0)
+        if (fs_write_all(fd, buf, len) < 0 || fsync(fd) < 0)
                 return agora_error_set_errno(err, errno, "'%s': write failed", path);
         if (close(take_fd(fd)) < 0)
                 return agora_error_set_errno(err, errno, "'%s': write failed", path);
@@ -243,7 +243,7 @@ int fs_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, 
                 return agora_error_set_errno(err, errno, "'%s': cannot set mode", path);
         /* ENOSPC and EDQUOT may only show at fsync on some file systems, so
          * each of them counts as the write failing. */
-        if (write_all(fd, buf, len) < 0 || fsync(fd) < 0)
+        if (fs_write_all(fd, buf, len) < 0 || fsync(fd) < 0)
                 return agora_error_set_errno(err, errno, "'%s': write failed", path);
         if (place_unnamed(fd, dir, base, path, overwrite, err) < 0)
                 return -1;

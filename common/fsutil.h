@@ -9,6 +9,10 @@
 
 #include "common/error.h"
 
+/* write() all LEN bytes, retrying short writes and EINTR; -1 with errno
+ * set on the first real failure. */
+int fs_write_all(int fd, const void *buf, size_t len);
+
 /* Read a whole regular file (at most MAX bytes, else an error naming it) into
  * a malloc'd NUL-terminated buffer. */
 int fs_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len, agora_error_t *err);

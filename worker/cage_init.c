@@ -12,23 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/fsutil.h"
 #include "worker/cage-internal.h"
-
-static void write_report(int fd, const cage_init_report *r)
-{
-        const char *p = (const char *)r;
-        size_t left = sizeof(*r);
-
-        while (left > 0) {
-                ssize_t n = write(fd, p, left);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return; /* agora-cage is gone: nobody to tell */
-                p += n;
-                left -= (size_t)n;
-        }
-}
 
 void cage_init_reap(pid_t program_pid, int report_fd)
 {
@@ -52,5 +37,6 @@ void cage_init_reap(pid_t program_pid, int report_fd)
                         break;
                 }
         }
-        write_report(report_fd, &report);
+        /* A failure means agora-cage is gone: nobody left to tell. */
+        (void)fs_write_all(report_fd, &report, sizeof(report));
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/fsutil.h"
 #include "worker/cage-internal.h"
 
 #define PUMP_CHUNK (64u << 10)
@@ -30,15 +31,9 @@ static int keep(cage_pump *p, const unsigned char *buf, size_t n, agora_error_t 
         cage_stream *s = p->s;
 
         if (p->relay_fd >= 0) {
-                size_t off = 0;
-                while (off < n) {
-                        ssize_t w = write(p->relay_fd, buf + off, n - off);
-                        if (w < 0 && errno == EINTR)
-                                continue;
-                        if (w <= 0)
-                                break; /* the reader went away: keep draining so the program is not blocked */
-                        off += (size_t)w;
-                }
+                /* A reader that went away is no reason to stop draining:
+                 * the program would block on a full pipe. */
+                (void)fs_write_all(p->relay_fd, buf, n);
         } else {
                 if (s->len + n > p->alloc) {
                         size_t want = p->alloc ? p->alloc : PUMP_CHUNK;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fsutil.h"
 #include "worker/cage-internal.h"
 
 /* PATH_MAX minus the NUL, and NAME_MAX: what captar allows and what the
@@ -201,21 +202,6 @@ static int make_dir(const unpack_state *s, int parent_fd, const char *base, cons
         return 0;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -1;
-                }
-                p += n;
-                len -= (size_t)n;
-        }
-        return 0;
-}
-
 static int make_file(unpack_state *s, struct archive *a, struct archive_entry *ae, int parent_fd, const char *base,
                      const char *path, agora_error_t *err)
 {
@@ -244,7 +230,7 @@ static int make_file(unpack_state *s, struct archive *a, struct archive_entry *a
                  * size, which is what the limits were checked against. */
                 if (off < 0 || (uint64_t)off != written || len > size - written)
                         return refuse(s, path, "content does not match its declared size", err);
-                if (write_all(fd, buf, len) < 0)
+                if (fs_write_all(fd, buf, len) < 0)
                         return write_failed(s, path, errno, "write failed", err);
                 written += len;
         }
