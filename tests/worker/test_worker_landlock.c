@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "tests/worker/worker-test.h"
 #include "worker/cage-internal.h"
 
 #define CHILD_OK 0
@@ -144,15 +145,6 @@ static int run_child(fixture *f, int (*fn)(fixture *))
         close(p[0]);
         assert_int_equal(waitpid(pid, &status, 0), pid);
         return status;
-}
-
-static void expect_exit(int status, int code)
-{
-        if (!WIFEXITED(status))
-                fail_msg("child did not exit normally (signal %d)", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-        if (WEXITSTATUS(status) != code)
-                fail_msg("child exited %d (%s), want %d (%s)", WEXITSTATUS(status), strerror(WEXITSTATUS(status)), code,
-                         strerror(code));
 }
 
 static int read_errno(const char *path)

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "tests/worker/worker-test.h"
 #include "worker/cage-internal.h"
 
 /* Exit codes of the child besides errno values. */
@@ -99,15 +100,6 @@ static int run_child(unsigned steps, void (*prepare)(void), int (*probe)(void))
         }
         assert_int_equal(waitpid(pid, &status, 0), pid);
         return status;
-}
-
-static void expect_exit(int status, int code)
-{
-        if (!WIFEXITED(status))
-                fail_msg("child did not exit normally (signal %d)", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-        if (WEXITSTATUS(status) != code)
-                fail_msg("child exited %d (%s), want %d (%s)", WEXITSTATUS(status), strerror(WEXITSTATUS(status)), code,
-                         strerror(code));
 }
 
 /* ---- denied with EPERM ---- */
