@@ -659,10 +659,18 @@ static int sweep_stale(const cage_ids *ids, agora_error_t *err)
                         return -1;
                 if (held == 0)
                         continue;
-                int r = cage_cgroup_remove_stale(*id, err);
+                agora_error_t stale_err = NULL;
+                int r = cage_cgroup_remove_stale(*id, &stale_err);
                 cage_userns_unhold_parent(ids, (uid_t)uid);
-                if (r < 0)
+                /* Another slot's leftover that will not go (a process stuck
+                 * in the kernel) is retried by the next agora-cage; it must
+                 * not stop this cage. Our own slot's would: create needs
+                 * the name. */
+                if (r < 0 && (uid_t)uid == ids->host_uid) {
+                        *err = take_ptr(stale_err);
                         return agora_error_wrap(err, "cage: removing what a killed agora-cage left");
+                }
+                agora_error_release(&stale_err);
         }
         return 0;
 }
