@@ -9,8 +9,10 @@
  * with ERR set naming what failed; none logs.
  */
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "capabilities/captar.h"
@@ -199,3 +201,50 @@ int cage_pump_init(cage_pump *p, cage_stream *s, int fd, uint64_t cap, bool capt
 int cage_pump_read(cage_pump *p, agora_error_t *err);
 /* Close the pipe, finish the hash, free the hasher. */
 void cage_pump_finish(cage_pump *p);
+
+/* ---- cage_watch.c: agora-cage while its cage runs ---- */
+
+/* The longest error line a setup step sends back. */
+#define SETUP_MSG_MAX 1024
+
+/* SIGINT, SIGTERM and SIGHUP stop the cage cleanly: blocked but while
+ * waiting (ppoll opens them), restored afterwards. */
+typedef struct cage_signals {
+        sigset_t old_mask;
+        sigset_t wait_mask; /* the mask while waiting: the old one, stop signals open */
+        struct sigaction old[3];
+} cage_signals;
+
+void cage_signals_catch(cage_signals *g);
+void cage_signals_restore(const cage_signals *g);
+/* In the program before execve: every signal at its default, none blocked. */
+void cage_signals_reset(void);
+
+/* CLOCK_MONOTONIC in seconds. */
+double cage_now(void);
+
+typedef enum cage_stop { CAGE_STOP_NONE, CAGE_STOP_TIMEOUT, CAGE_STOP_OUTPUT, CAGE_STOP_SIGNAL } cage_stop;
+
+typedef struct cage_watch {
+        pid_t pid; /* PID 1, agora-cage's child */
+        int pidfd;
+        int report_fd;
+        cage_cgroup *cg;
+        cage_pump pumps[2];
+        cage_stop stopped;
+        const sigset_t *wait_mask;
+        bool init_done;
+        bool have_report;
+        cage_init_report report;
+        struct rusage usage; /* of PID 1 and everything it reaped */
+} cage_watch;
+
+/* Wait on the setup pipe FD until DEADLINE (cage_now() seconds): a message
+ * is a failed step (returned as the error), end of file is the program's
+ * exec. */
+int cage_watch_setup(int fd, double deadline, const sigset_t *wait_mask, agora_error_t *err);
+/* Move output, enforce DEADLINE and the output cap, stop on a signal, reap
+ * PID 1 and drain: returns when the cage is over. */
+int cage_watch_run(cage_watch *w, double deadline, agora_error_t *err);
+/* Exit code, signal, reason and figures from what the watch saw. */
+void cage_watch_result(const cage_watch *w, const cage_cgroup_stats *st, cage_result *ret);

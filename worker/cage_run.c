@@ -5,21 +5,26 @@
  * to bottom:
  *
  *   agora-cage (host)                    cage PID 1                 program
+ *     host id slot reserved, leftovers
+ *     of killed cages swept
  *   1 cgroup created, limits set
- *   2 host id reserved
- *     clone(NEWUSER|NEWNS|NEWPID|NEWNET|NEWIPC|NEWUTS) ──▶ waits for "go"
+ *   2 clone(NEWUSER|NEWNS|NEWPID|NEWNET|NEWIPC|NEWUTS) ──▶ waits for "go"
  *     child put in the cgroup, uid/gid maps written, "go" ─▶
- *                                        3 setresuid(0), NEWCGROUP
+ *                                        3 memfd_noexec, setresuid(0),
+ *                                          PDEATHSIG, NEWCGROUP
  *                                        4 tmpfs root, binds, /proc, /dev,
  *                                        5 capabilities unpacked, pivot_root
  *                                          loopback, hostname
- *                                          fork ─────────────────▶ 6 stdio, rlimits, setsid,
+ *                                          spawn (vfork-like) ───▶ 6 stdio, rlimits, setsid,
  *                                                                     fds closed
  *                                          caps dropped,            7 caps dropped, no_new_privs
  *                                          reaps until the          8 Landlock
  *                                          program ends             9 seccomp
  *     waits: output, timeout, limits                               10 execve, granted env only
- *     kills the cgroup, reads its figures, removes it
+ *     kills PID 1 and the cgroup, reads its figures, removes it
+ *
+ * The waiting itself (output, timeout, caps, stop signals) is
+ * cage_watch.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,11 +51,7 @@
  * namespace's root is that cgroup and not the host's. */
 #define CAGE_CLONE_FLAGS (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
 
-/* After PID 1 is gone, how long the pipes may take to reach end of file
- * (every writer is dead by then; this only bounds a kernel surprise). */
-#define DRAIN_MS 2000
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
-#define SETUP_MSG_MAX 1024
 
 typedef struct cage_pipes {
         int out[2]; /* program stdout → agora-cage */
@@ -59,94 +60,6 @@ typedef struct cage_pipes {
         int go[2]; /* agora-cage → child: cgroup joined, ids mapped */
         int report[2]; /* PID 1 → agora-cage: how the program ended */
 } cage_pipes;
-
-/* SIGINT, SIGTERM and SIGHUP to agora-cage (an operator's ^C, a worker
- * stopping, a lost terminal) stop the cage and tear it down properly
- * instead of killing agora-cage mid-way. They are blocked except while
- * waiting, so a signal is seen exactly at a ppoll. */
-static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
-static volatile sig_atomic_t stop_signal;
-
-static void on_stop_signal(int sig)
-{
-        stop_signal = sig;
-}
-
-typedef struct signal_guard {
-        sigset_t old_mask;
-        sigset_t wait_mask; /* the mask while waiting: the old one, stop signals open */
-        struct sigaction old[ARRAY_SIZE(stop_signals)];
-} signal_guard;
-
-static void signals_catch(signal_guard *g)
-{
-        struct sigaction sa = {.sa_handler = on_stop_signal};
-        sigset_t block;
-
-        stop_signal = 0;
-        sigemptyset(&block);
-        for (size_t i = 0; i < ARRAY_SIZE(stop_signals); i++)
-                sigaddset(&block, stop_signals[i]);
-        sigprocmask(SIG_BLOCK, &block, &g->old_mask);
-        g->wait_mask = g->old_mask;
-        sigemptyset(&sa.sa_mask);
-        for (size_t i = 0; i < ARRAY_SIZE(stop_signals); i++) {
-                sigdelset(&g->wait_mask, stop_signals[i]);
-                sigaction(stop_signals[i], &sa, &g->old[i]);
-        }
-}
-
-static void signals_restore(const signal_guard *g)
-{
-        for (size_t i = 0; i < ARRAY_SIZE(stop_signals); i++)
-                sigaction(stop_signals[i], &g->old[i], NULL);
-        sigprocmask(SIG_SETMASK, &g->old_mask, NULL);
-}
-
-static int ppoll_ms(struct pollfd *pfd, nfds_t n, int ms, const sigset_t *wait_mask)
-{
-        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-
-        return ppoll(pfd, n, ms < 0 ? NULL : &ts, wait_mask);
-}
-
-const char *cage_reason_name(cage_reason r)
-{
-        switch (r) {
-        case CAGE_EXITED:
-                return "exited";
-        case CAGE_TIMEOUT:
-                return "timeout";
-        case CAGE_OOM:
-                return "oom";
-        case CAGE_PIDS_LIMIT:
-                return "pids-limit";
-        case CAGE_OUTPUT_LIMIT:
-                return "output-limit";
-        case CAGE_SETUP_FAILED:
-                return "setup-failed";
-        case CAGE_STOPPED:
-                return "stopped";
-        }
-        return "unknown";
-}
-
-void cage_result_release(cage_result *r)
-{
-        if (r == NULL)
-                return;
-        free(r->out.data);
-        free(r->err.data);
-        r->out.data = r->err.data = NULL;
-}
-
-static double now_s(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void close_fd(int *fd)
 {
@@ -234,14 +147,9 @@ static _Noreturn void run_program(const cage_config *cfg, cage_pipes *pp)
         int setup_fd = pp->setup[1];
 
         /* The program starts with every signal at its default and none
-         *    blocked: agora-cage's own choices (SIGPIPE ignored, stop
-         *    signals blocked) would otherwise survive execve. */
-        sigset_t none;
-        sigemptyset(&none);
-        signal(SIGPIPE, SIG_DFL);
-        for (size_t i = 0; i < ARRAY_SIZE(stop_signals); i++)
-                signal(stop_signals[i], SIG_DFL);
-        sigprocmask(SIG_SETMASK, &none, NULL);
+         * blocked: agora-cage's own choices (SIGPIPE ignored, stop signals
+         * blocked) would otherwise survive execve. */
+        cage_signals_reset();
         /* 6. stdio are the pipes to agora-cage and /dev/null: never the
          *    caller's terminal, so nothing can be pushed into it. */
         int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -374,185 +282,6 @@ static _Noreturn void cage_child(const cage_config *cfg, cage_pipes *pp, int wor
         _exit(0);
 }
 
-/* ---- agora-cage's side ---- */
-
-typedef enum stop_cause { STOP_NONE, STOP_TIMEOUT, STOP_OUTPUT, STOP_SIGNAL } stop_cause;
-
-typedef struct cage_watch {
-        pid_t pid;
-        int pidfd;
-        int report_fd;
-        cage_cgroup *cg;
-        cage_pump pumps[2];
-        stop_cause stopped;
-        const sigset_t *wait_mask;
-        bool init_done;
-        bool have_report;
-        cage_init_report report;
-        struct rusage usage; /* of PID 1 and everything it reaped */
-} cage_watch;
-
-/* Wait for the setup pipe: a message is a failed step, end of file is the
- * program's exec (or the death of everything, which the watch then sees). */
-static int wait_setup(int fd, double deadline, const sigset_t *wait_mask, agora_error_t *err)
-{
-        char msg[SETUP_MSG_MAX + 1];
-        size_t len = 0;
-
-        for (;;) {
-                double left = deadline - now_s();
-                struct pollfd pfd = {.fd = fd, .events = POLLIN};
-                if (left <= 0)
-                        return agora_error_set(err, AGORA_ERR_FAILED, "cage: setup did not finish within the timeout");
-                int r = ppoll_ms(&pfd, 1, (int)(left * 1000) + 1, wait_mask);
-                if (r < 0 && errno == EINTR && stop_signal != 0)
-                        return agora_error_set(err, AGORA_ERR_FAILED, "cage: stopped by signal %d during setup",
-                                               (int)stop_signal);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r < 0)
-                        return agora_error_set_errno(err, errno, "cage: waiting for setup");
-                if (r == 0)
-                        continue;
-                ssize_t n = read(fd, msg + len, SETUP_MSG_MAX - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return agora_error_set_errno(err, errno, "cage: reading setup status");
-                if (n == 0 || len + (size_t)n >= SETUP_MSG_MAX)
-                        break;
-                len += (size_t)n;
-        }
-        if (len == 0)
-                return 0;
-        msg[len] = '\0';
-        return agora_error_set(err, AGORA_ERR_FAILED, "%s", msg);
-}
-
-static int stop_cage(cage_watch *w, stop_cause why, agora_error_t *err)
-{
-        if (w->stopped == STOP_NONE)
-                w->stopped = why;
-        /* PID 1 first: its death ends the pid namespace at once, so no
-         * process of the cage can fork while the cgroup is emptied. The
-         * pidfd cannot name anything but our own child. */
-        if (syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
-                return agora_error_set_errno(err, errno, "cage: killing PID 1");
-        return cage_cgroup_kill(w->cg, err);
-}
-
-static void read_report(cage_watch *w)
-{
-        ssize_t n = read(w->report_fd, &w->report, sizeof(w->report));
-
-        w->have_report = n == (ssize_t)sizeof(w->report);
-}
-
-static int reap_init(cage_watch *w, agora_error_t *err)
-{
-        int status;
-
-        /* wait4's rusage of PID 1 includes every process it reaped, which
-         * is every process of the pid namespace: the cage's CPU time. */
-        while (wait4(w->pid, &status, __WALL, &w->usage) < 0)
-                if (errno != EINTR)
-                        return agora_error_set_errno(err, errno, "cage: waiting for PID 1");
-        w->init_done = true;
-        read_report(w);
-        /* PID 1's death has killed its namespace; killing the cgroup too
-         * covers anything the kernel has not finished with. */
-        return cage_cgroup_kill(w->cg, err);
-}
-
-static int watch(cage_watch *w, double deadline, agora_error_t *err)
-{
-        double drain_until = 0;
-
-        while (!w->init_done || w->pumps[0].fd >= 0 || w->pumps[1].fd >= 0) {
-                struct pollfd pfd[3];
-                nfds_t n = 0;
-                int idx[2] = {-1, -1};
-                double now = now_s();
-                double until = w->init_done ? drain_until : deadline;
-
-                for (int i = 0; i < 2; i++)
-                        if (w->pumps[i].fd >= 0) {
-                                idx[i] = (int)n;
-                                pfd[n++] = (struct pollfd){.fd = w->pumps[i].fd, .events = POLLIN};
-                        }
-                int pid_idx = -1;
-                if (!w->init_done) {
-                        pid_idx = (int)n;
-                        pfd[n++] = (struct pollfd){.fd = w->pidfd, .events = POLLIN};
-                }
-                int ms = until > now ? (int)((until - now) * 1000) + 1 : 0;
-                int r = ppoll_ms(pfd, n, ms, w->wait_mask);
-                if (r < 0 && errno == EINTR && stop_signal != 0 && w->stopped == STOP_NONE) {
-                        if (stop_cage(w, STOP_SIGNAL, err) < 0)
-                                return -1;
-                        continue;
-                }
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r < 0)
-                        return agora_error_set_errno(err, errno, "cage: poll");
-                if (r == 0) {
-                        if (w->init_done)
-                                break; /* drained as long as it is worth waiting */
-                        if (stop_cage(w, STOP_TIMEOUT, err) < 0)
-                                return -1;
-                        deadline = now_s() + 60; /* PID 1 is dead or dying: its pidfd says when */
-                        continue;
-                }
-                for (int i = 0; i < 2; i++) {
-                        if (idx[i] < 0 || !(pfd[idx[i]].revents & (POLLIN | POLLHUP | POLLERR)))
-                                continue;
-                        int over = cage_pump_read(&w->pumps[i], err);
-                        if (over < 0)
-                                return -1;
-                        if (over && stop_cage(w, STOP_OUTPUT, err) < 0)
-                                return -1;
-                }
-                if (pid_idx >= 0 && (pfd[pid_idx].revents & POLLIN)) {
-                        if (reap_init(w, err) < 0)
-                                return -1;
-                        drain_until = now_s() + DRAIN_MS / 1000.0;
-                }
-        }
-        return 0;
-}
-
-static void fill_result(const cage_watch *w, const cage_cgroup_stats *st, cage_result *ret)
-{
-        int status = w->report.status;
-
-        if (w->have_report && w->report.kind == 0 && WIFEXITED(status)) {
-                ret->exit_code = WEXITSTATUS(status);
-        } else if (w->have_report && w->report.kind == 0 && WIFSIGNALED(status)) {
-                ret->signal = WTERMSIG(status);
-                ret->exit_code = 128 + ret->signal;
-        } else {
-                /* Killed with its PID 1: by agora-cage or by the OOM killer. */
-                ret->signal = SIGKILL;
-                ret->exit_code = 128 + SIGKILL;
-        }
-        if (w->stopped == STOP_TIMEOUT)
-                ret->reason = CAGE_TIMEOUT;
-        else if (w->stopped == STOP_OUTPUT)
-                ret->reason = CAGE_OUTPUT_LIMIT;
-        else if (w->stopped == STOP_SIGNAL)
-                ret->reason = CAGE_STOPPED;
-        else if (st->oom_kills > 0)
-                ret->reason = CAGE_OOM;
-        else if (st->pids_max_hits > 0)
-                ret->reason = CAGE_PIDS_LIMIT;
-        else
-                ret->reason = CAGE_EXITED;
-        ret->cpu_s = (double)(w->usage.ru_utime.tv_sec + w->usage.ru_stime.tv_sec) +
-                     (double)(w->usage.ru_utime.tv_usec + w->usage.ru_stime.tv_usec) / 1e6;
-        ret->peak_memory_bytes = st->peak_memory_bytes;
-}
-
 static int start_child(const cage_config *cfg, cage_pipes *pp, int workspace_tree, cage_cgroup *cg, const cage_ids *ids,
                        pid_t *ret_pid, agora_error_t *err)
 {
@@ -579,7 +308,7 @@ static int start_child(const cage_config *cfg, cage_pipes *pp, int workspace_tre
 }
 
 static int run_in_cgroup(const cage_config *cfg, cage_cgroup *cg, const cage_ids *ids, double start,
-                         const signal_guard *sig, cage_result *ret, agora_error_t *err)
+                         const cage_signals *sig, cage_result *ret, agora_error_t *err)
 {
         const profile *p = cfg->profile;
         uint64_t timeout = cfg->timeout_s ? cfg->timeout_s : p->limits.timeout_s;
@@ -606,19 +335,19 @@ static int run_in_cgroup(const cage_config *cfg, cage_cgroup *cg, const cage_ids
                 goto out;
         }
         w.report_fd = pp.report[0];
-        if (wait_setup(pp.setup[0], start + (double)timeout, &sig->wait_mask, err) < 0)
+        if (cage_watch_setup(pp.setup[0], start + (double)timeout, &sig->wait_mask, err) < 0)
                 goto out;
         /* The timeout is the program's: it starts at exec. */
-        if (watch(&w, now_s() + (double)timeout, err) < 0)
+        if (cage_watch_run(&w, cage_now() + (double)timeout, err) < 0)
                 goto out;
         if (cage_cgroup_stats_read(cg, &st, err) < 0)
                 goto out;
         /* PID 1 died without a word and nothing killed it: setup broke. */
-        if (!w.have_report && w.stopped == STOP_NONE && st.oom_kills == 0) {
+        if (!w.have_report && w.stopped == CAGE_STOP_NONE && st.oom_kills == 0) {
                 agora_error_set(err, AGORA_ERR_FAILED, "cage: PID 1 died before the program ended");
                 goto out;
         }
-        fill_result(&w, &st, ret);
+        cage_watch_result(&w, &st, ret);
         r = 0;
 out:
         if (w.pid > 0 && !w.init_done) {
@@ -706,9 +435,9 @@ int cage_run(const cage_config *cfg, cage_result *ret, agora_error_t *err)
         cage_ids ids = {.lock_fd = -1};
         cage_cgroup *cg = NULL;
         struct stat lent = {0};
-        signal_guard sig;
+        cage_signals sig;
         char id[32];
-        double start = now_s();
+        double start = cage_now();
         int r;
 
         memset(ret, 0, sizeof(*ret));
@@ -721,9 +450,9 @@ int cage_run(const cage_config *cfg, cage_result *ret, agora_error_t *err)
                 return agora_error_set(err, AGORA_ERR_FAILED,
                                        "cage: agora-cage must run as root (to map a unique host id and create "
                                        "cgroups)");
-        signals_catch(&sig);
+        cage_signals_catch(&sig);
         if (cage_userns_reserve_parent(&ids, err) < 0) {
-                signals_restore(&sig);
+                cage_signals_restore(&sig);
                 return -1;
         }
         ret->host_uid = ids.host_uid;
@@ -733,7 +462,7 @@ int cage_run(const cage_config *cfg, cage_result *ret, agora_error_t *err)
         snprintf(id, sizeof(id), "%u", (unsigned)ids.host_uid);
         if (sweep_stale(&ids, err) < 0 || cage_cgroup_create(id, &cfg->profile->limits, &cg, err) < 0) {
                 cage_userns_release_parent(&ids);
-                signals_restore(&sig);
+                cage_signals_restore(&sig);
                 return -1;
         }
         r = lend_workspace(cfg->workspace_dir, &ids, &lent, err);
@@ -750,8 +479,8 @@ int cage_run(const cage_config *cfg, cage_result *ret, agora_error_t *err)
                 agora_error_release(&d_err);
         }
         cage_userns_release_parent(&ids);
-        signals_restore(&sig);
-        ret->wall_s = now_s() - start;
+        cage_signals_restore(&sig);
+        ret->wall_s = cage_now() - start;
         if (r < 0)
                 ret->reason = CAGE_SETUP_FAILED;
         return r;
