@@ -312,7 +312,25 @@ static int v2_enable_controllers(const char *dir, agora_error_t *err)
                 strcat(add, "+");
                 strcat(add, wanted[i]);
         }
-        return add[0] == '\0' ? 0 : cg_write(dir, "cgroup.subtree_control", add, NULL, err);
+        if (add[0] == '\0')
+                return 0;
+        _cleanup_free_ char *file = path_join(dir, "cgroup.subtree_control");
+        _cleanup_close_ int fd = file ? open(file, O_WRONLY | O_CLOEXEC) : -1;
+        if (fd < 0)
+                return agora_error_set_errno(err, file ? errno : ENOMEM, "cgroup v2: opening %s", file ? file : dir);
+        if (write(fd, add, strlen(add)) == (ssize_t)strlen(add))
+                return 0;
+        /* cgroup v2's no-internal-process rule: a cgroup other than the
+         * real root that holds processes cannot give controllers to its
+         * children. Seen inside a container whose processes sit in the
+         * root of its cgroup namespace. */
+        if (errno == EBUSY)
+                return agora_error_set(err, AGORA_ERR_FAILED,
+                                       "cgroup v2: cannot enable '%s' in %s: that cgroup holds processes of its own "
+                                       "(move them to a child cgroup, or run agora-cage where a cgroup subtree is "
+                                       "delegated to it)",
+                                       add, file);
+        return agora_error_set_errno(err, errno, "cgroup v2: writing '%s' to %s", add, file);
 }
 
 static int make_dir(const char *path, bool shared, agora_error_t *err)
@@ -342,7 +360,8 @@ static int add_dir(cage_cgroup *cg, int c, const char *mount, const char *id, ag
                         return 0;
                 }
         }
-        if (make_dir(parent, true, err) < 0 || (cg->v2 && v2_enable_controllers(mount, err) < 0) ||
+        /* The mount's controllers first: refused there, nothing is made. */
+        if ((cg->v2 && v2_enable_controllers(mount, err) < 0) || make_dir(parent, true, err) < 0 ||
             (cg->v2 && v2_enable_controllers(parent, err) < 0) || make_dir(dir, false, err) < 0) {
                 free(dir);
                 return -1;
@@ -466,6 +485,12 @@ int cage_cgroup_create(const char *id, const profile_limits *limits, cage_cgroup
                 if (v2_apply(cg, limits, err) < 0)
                         return -1;
         } else {
+                /* A unified host whose cgroup2 does not offer memory (not
+                 * delegated, or switched off) is not a v1 host: say what
+                 * is missing where it is missing. */
+                if (m.v1[CG_MEMORY] == NULL && m.v2 != NULL)
+                        return agora_error_set(err, AGORA_ERR_FAILED,
+                                               "cgroup v2: controller 'memory' is not in %s/cgroup.controllers", m.v2);
                 for (int c = 0; c < CG_N; c++) {
                         if (m.v1[c] == NULL)
                                 return agora_error_set(err, AGORA_ERR_FAILED,
