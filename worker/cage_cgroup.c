@@ -48,6 +48,7 @@ static const char *const controller_names[CG_N] = {"memory", "pids", "cpu"};
 struct cage_cgroup {
         bool v2;
         bool has_kill; /* v2 cgroup.kill (Linux 5.14) */
+        bool emptied; /* kill saw it empty, and nothing was attached since */
         char *dirs[CG_N]; /* distinct directories, in the order they were made */
         size_t n_dirs;
         const char *dir_of[CG_N]; /* each controller's directory, one of dirs[] */
@@ -513,6 +514,7 @@ int cage_cgroup_attach(cage_cgroup *cg, pid_t pid, agora_error_t *err)
         snprintf(buf, sizeof(buf), "%d", (int)pid);
         /* Memory first, so whatever the process allocates from here on is
          * charged; every hierarchy, or a v1 limit would not hold. */
+        cg->emptied = false;
         for (size_t i = 0; i < cg->n_dirs; i++)
                 if (cg_write(cg->dirs[i], "cgroup.procs", buf, NULL, err) < 0)
                         return -1;
@@ -683,6 +685,7 @@ int cage_cgroup_kill(cage_cgroup *cg, agora_error_t *err)
                                 return -1;
                 } while (left != 0 && now_ms() < round_end && now_ms() < deadline);
         }
+        cg->emptied = true;
         return 0;
 }
 
@@ -740,7 +743,9 @@ int cage_cgroup_destroy(cage_cgroup *cg, agora_error_t *err)
 
         if (cg == NULL)
                 return 0;
-        if (cage_cgroup_kill(cg, err) < 0)
+        /* After a kill that saw the cgroup empty (the end of every cage),
+         * reading every cgroup.procs again would find the same. */
+        if (!cg->emptied && cage_cgroup_kill(cg, err) < 0)
                 r = -1;
         /* The first error is the one reported; the rest is still undone. */
         for (size_t i = cg->n_dirs; i-- > 0;) {
