@@ -178,17 +178,6 @@ static int load_caps(const cage_args *a, cage_capability *caps, agora_error_t *e
         return 0;
 }
 
-static int check_workspace(const char *dir, agora_error_t *err)
-{
-        struct stat st;
-
-        if (stat(dir, &st) < 0)
-                return agora_error_set_errno(err, errno, "workspace '%s'", dir);
-        if (!S_ISDIR(st.st_mode))
-                return agora_error_set(err, AGORA_ERR_USAGE, "workspace '%s': not a directory", dir);
-        return 0;
-}
-
 static void print_setup_failure(bool json, const char *msg)
 {
         fprintf(stderr, "agora-cage: %s\n", msg);
@@ -222,8 +211,6 @@ int main(int argc, char **argv)
                                 (unsigned long long)prof->limits.timeout_s);
                 goto out;
         }
-        if (a.arg_workspace != NULL && check_workspace(a.arg_workspace, &err) < 0)
-                goto out;
         caps = calloc(a.n_caps + 1, sizeof(*caps));
         if (caps == NULL) {
                 agora_error_set_errno(&err, ENOMEM, "capabilities");

@@ -414,6 +414,9 @@ static int lend_workspace(const char *dir, const cage_ids *ids, struct stat *ret
                 return 0;
         if (lstat(dir, ret_was) < 0)
                 return agora_error_set_errno(err, errno, "workspace '%s'", dir);
+        if (S_ISLNK(ret_was->st_mode))
+                return agora_error_set(err, AGORA_ERR_USAGE, "workspace '%s': a symlink; name the directory itself",
+                                       dir);
         if (!S_ISDIR(ret_was->st_mode))
                 return agora_error_set(err, AGORA_ERR_USAGE, "workspace '%s': not a directory", dir);
         if (lchown(dir, ids->host_uid, ids->host_gid) < 0)
@@ -456,18 +459,25 @@ int cage_run(const cage_config *cfg, cage_result *ret, agora_error_t *err)
                 return -1;
         }
         ret->host_uid = ids.host_uid;
+        /* The workspace is checked and lent before anything of the cage
+         * exists: a bad --workspace leaves nothing to undo. */
+        if (lend_workspace(cfg->workspace_dir, &ids, &lent, err) < 0) {
+                give_back_workspace(cfg->workspace_dir, &lent, NULL);
+                cage_userns_release_parent(&ids);
+                cage_signals_restore(&sig);
+                return -1;
+        }
         /* 1. The cgroup comes first, so that every later step of the cage,
          *    its tmpfs pages included, is charged to it. The id is the
          *    reserved slot's: no running cage has the same. */
         snprintf(id, sizeof(id), "%u", (unsigned)ids.host_uid);
         if (sweep_stale(&ids, err) < 0 || cage_cgroup_create(id, &cfg->profile->limits, &cg, err) < 0) {
+                give_back_workspace(cfg->workspace_dir, &lent, NULL);
                 cage_userns_release_parent(&ids);
                 cage_signals_restore(&sig);
                 return -1;
         }
-        r = lend_workspace(cfg->workspace_dir, &ids, &lent, err);
-        if (r == 0)
-                r = run_in_cgroup(cfg, cg, &ids, start, &sig, ret, err);
+        r = run_in_cgroup(cfg, cg, &ids, start, &sig, ret, err);
         if (give_back_workspace(cfg->workspace_dir, &lent, r == 0 ? err : NULL) < 0)
                 r = -1;
         {

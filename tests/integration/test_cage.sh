@@ -391,6 +391,9 @@ test_bad_arguments_refused() {
         refused "^agora-cage: --timeout 'x'" cage --profile p.yaml --timeout x -- true
         refused "^agora-cage: --profile is required" cage -- true
         refused "^agora-cage: workspace '$PWD/none'" cage --profile p.yaml --workspace "$PWD/none" -- true
+        touch plain && ln -s "$PWD" link
+        refused "^agora-cage: workspace '$PWD/plain': not a directory$" cage --profile p.yaml --workspace "$PWD/plain" -- true
+        refused "^agora-cage: workspace '$PWD/link': a symlink" cage --profile p.yaml --workspace "$PWD/link" -- true
 }
 
 test_unprivileged_caller_refused() {
