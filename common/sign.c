@@ -455,6 +455,20 @@ int sign_message(const agora_seckey *sk, const void *msg, size_t len, const char
         return 0;
 }
 
+int sign_signature_keyid(const char *sig, unsigned char ret[AGORA_KEYID_LEN], agora_error_t *err)
+{
+        size_t sig_len = strlen(sig), n = 0;
+        const char *line;
+        sig_blob s;
+
+        if (!text_line(sig, sig_len, 0, &line, &n) || !has_prefix(line, n, COMMENT_PREFIX))
+                return agora_error_set(err, AGORA_ERR_INTEGRITY, "signature: malformed (no untrusted comment line)");
+        if (!text_line(sig, sig_len, 1, &line, &n) || !b64_decode_exact(line, n, &s, sizeof(s)))
+                return agora_error_set(err, AGORA_ERR_INTEGRITY, "signature: malformed (bad base64 signature line)");
+        memcpy(ret, s.keynum, AGORA_KEYID_LEN);
+        return 0;
+}
+
 int sign_verify(const agora_pubkey *pk, const void *msg, size_t len, const char *sig, char **ret_trusted_comment,
                 agora_error_t *err)
 {

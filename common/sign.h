@@ -55,6 +55,10 @@ void sign_keyid_format(const unsigned char keyid[AGORA_KEYID_LEN], char out[2 * 
 int sign_message(const agora_seckey *sk, const void *msg, size_t len, const char *trusted_comment, char **ret_sig,
                  agora_error_t *err);
 
+/* The key id a minisign signature text says made it (unverified: use it
+ * to pick the key to verify with). Malformed text is AGORA_ERR_INTEGRITY. */
+int sign_signature_keyid(const char *sig, unsigned char ret[AGORA_KEYID_LEN], agora_error_t *err);
+
 /* Verify a minisign signature text over MSG with PK; on success optionally
  * returns the trusted comment (malloc'd). A wrong key id, a bad signature or
  * a tampered trusted comment are each AGORA_ERR_INTEGRITY with their own
