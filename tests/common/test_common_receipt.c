@@ -424,6 +424,9 @@ static void test_refuses_unknown_key(void **state)
         assert_int_equal(receipt_verify(forged, flen, sig, &f->worker_pk, f->m, f->mtext, f->mlen, &r, &err), -1);
         assert_null(r);
         assert_non_null(strstr(agora_error_message(err), "unknown key 'verdict'"));
+        /* An integrity failure naming the dispatch, like every other refusal. */
+        assert_int_equal(err->kind, AGORA_ERR_INTEGRITY);
+        assert_non_null(strstr(agora_error_message(err), f->m->dispatch_id));
 }
 
 static void test_refuses_stream_size_not_integer(void **state)
