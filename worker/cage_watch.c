@@ -144,9 +144,13 @@ int cage_watch_setup(int fd, double deadline, const sigset_t *wait_mask, agora_e
                         continue;
                 if (n < 0)
                         return agora_error_set_errno(err, errno, "cage: reading setup status");
-                if (n == 0 || len + (size_t)n >= SETUP_MSG_MAX)
+                if (n == 0)
                         break;
+                /* Counted before the check: a message that fills the
+                 * buffer is still a message, not a silent success. */
                 len += (size_t)n;
+                if (len >= SETUP_MSG_MAX)
+                        break;
         }
         if (len == 0)
                 return 0;
