@@ -7,7 +7,9 @@
  * capability, a layer that could not be applied).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 
 #include "common/cleanup.h"
 #include "common/cjson.h"
+#include "common/fsutil.h"
 #include "common/name.h"
 #include "common/schema.h"
 #include "worker/cage.h"
@@ -28,6 +31,7 @@ typedef struct cage_args {
         const char *arg_workspace;
         uint64_t arg_timeout;
         bool arg_json;
+        int arg_events_fd; /* -1: none */
         char **caps; /* NAME=PATH as given */
         size_t n_caps;
         char **env; /* NULL-terminated KEY=VALUE */
@@ -38,7 +42,8 @@ typedef struct cage_args {
 static void print_help(void)
 {
         printf("usage: agora-cage --profile FILE|NAME [--capability NAME=PATH]… [--env KEY=VALUE]…\n"
-               "                  [--workspace DIR] [--timeout SECONDS] [--json] -- PROGRAM [ARGS…]\n"
+               "                  [--workspace DIR] [--timeout SECONDS] [--json] [--events-fd N]\n"
+               "                  -- PROGRAM [ARGS…]\n"
                "\n"
                "Run PROGRAM in a fresh, default-deny cage built from the profile.\n"
                "\n"
@@ -50,6 +55,8 @@ static void print_help(void)
                "  --workspace DIR         bind DIR at /workspace instead of a fresh tmpfs\n"
                "  --timeout SECONDS       stop the program sooner than the profile's timeout\n"
                "  --json                  keep the output and print one JSON result object on stdout\n"
+               "  --events-fd N           write JSON lines to open fd N: {\"event\":\"setup.ran\",…} once\n"
+               "                          the program has started, {\"event\":\"result\",…} at the end\n"
                "\n"
                "Exit status: the program's (128+N for signal N); 125 when the cage could not be built.\n");
 }
@@ -84,13 +91,55 @@ static int check_env(const cage_args *a, const char *kv, agora_error_t *err)
         return 0;
 }
 
+/* --events-fd names a descriptor the caller opened for us. 0, 1 and 2
+ * are refused: they are agora-cage's own stdio (stdout carries the
+ * relayed output). The descriptor is made close-on-exec at once; the
+ * cage's processes close everything anyway (cage_process_close_fds), this
+ * covers any other exec. */
+static int parse_fd(const char *opt, const char *s, int want_mode, int *ret, agora_error_t *err)
+{
+        char *end = NULL;
+        long v;
+        int flags, mode;
+
+        if (*ret >= 0)
+                return agora_error_set(err, AGORA_ERR_USAGE, "%s: given twice", opt);
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno || end == s || *end || s[0] < '0' || s[0] > '9' || v > INT_MAX)
+                return agora_error_set(err, AGORA_ERR_USAGE, "%s '%s': want a file descriptor number", opt, s);
+        if (v <= 2)
+                return agora_error_set(err, AGORA_ERR_USAGE,
+                                       "%s %ld: 0, 1 and 2 are agora-cage's stdio; want 3 or above", opt, v);
+        flags = fcntl((int)v, F_GETFD);
+        if (flags < 0)
+                return agora_error_set(err, AGORA_ERR_USAGE, "%s %ld: not an open file descriptor", opt, v);
+        mode = fcntl((int)v, F_GETFL);
+        if (mode >= 0 && (mode & O_ACCMODE) != O_RDWR && (mode & O_ACCMODE) != want_mode)
+                return agora_error_set(err, AGORA_ERR_USAGE, "%s %ld: not open for %s", opt, v,
+                                       want_mode == O_RDONLY ? "reading" : "writing");
+        if (fcntl((int)v, F_SETFD, flags | FD_CLOEXEC) < 0)
+                return agora_error_set_errno(err, errno, "%s %ld", opt, v);
+        *ret = (int)v;
+        return 0;
+}
+
 static int parse_args(cage_args *a, int argc, char **argv, agora_error_t *err)
 {
-        enum { OPT_PROFILE = 0x100, OPT_CAP, OPT_ENV, OPT_WORKSPACE, OPT_TIMEOUT, OPT_JSON };
+        enum {
+                OPT_PROFILE = 0x100,
+                OPT_CAP,
+                OPT_ENV,
+                OPT_WORKSPACE,
+                OPT_TIMEOUT,
+                OPT_JSON,
+                OPT_EVENTS_FD,
+        };
         static const struct option options[] = {
                 {"profile", required_argument, NULL, OPT_PROFILE},
                 {"capability", required_argument, NULL, OPT_CAP},
                 {"env", required_argument, NULL, OPT_ENV},
+                {"events-fd", required_argument, NULL, OPT_EVENTS_FD},
                 {"workspace", required_argument, NULL, OPT_WORKSPACE},
                 {"timeout", required_argument, NULL, OPT_TIMEOUT},
                 {"json", no_argument, NULL, OPT_JSON},
@@ -111,6 +160,10 @@ static int parse_args(cage_args *a, int argc, char **argv, agora_error_t *err)
                         break;
                 case OPT_ENV:
                         if (check_env(a, optarg, err) < 0 || push(&a->env, &a->n_env, optarg, err) < 0)
+                                return -1;
+                        break;
+                case OPT_EVENTS_FD:
+                        if (parse_fd("--events-fd", optarg, O_WRONLY, &a->arg_events_fd, err) < 0)
                                 return -1;
                         break;
                 case OPT_WORKSPACE:
@@ -178,30 +231,97 @@ static int load_caps(const cage_args *a, cage_capability *caps, agora_error_t *e
         return 0;
 }
 
-static void print_setup_failure(bool json, const char *msg)
+/* The events fd's one error-proof write: a line at a time, in one write
+ * so that a reader sees whole lines. A reader that went away (EPIPE, with
+ * SIGPIPE ignored) or any other failure must not stop agora-cage, which
+ * still has a cage to tear down and a status to give. */
+static void event_write(int fd, const json_t *o)
 {
+        _cleanup_free_ char *line = NULL;
+        size_t n;
+
+        if (fd < 0 || o == NULL)
+                return;
+        line = json_dumps(o, JSON_COMPACT);
+        if (line == NULL)
+                return;
+        n = strlen(line);
+        char *grown = realloc(line, n + 2);
+        if (grown == NULL)
+                return;
+        line = grown;
+        line[n] = '\n';
+        (void)fs_write_all(fd, line, n + 1);
+}
+
+static void on_started(void *ctx, const cage_started *info)
+{
+        const int *events_fd = ctx;
+        _cleanup_json_ json_t *o = json_pack("{s:s, s:I, s:I}", "event", "setup.ran", "setup_us",
+                                             (json_int_t)info->setup_us, "host_uid", (json_int_t)info->host_uid);
+
+        event_write(*events_fd, o);
+}
+
+static void event_result(int fd, json_t *result)
+{
+        _cleanup_json_ json_t *o = NULL;
+
+        if (fd < 0)
+                return;
+        o = json_pack("{s:s}", "event", "result");
+        if (o == NULL || json_object_update(o, result) < 0)
+                return;
+        event_write(fd, o);
+}
+
+/* JSON strings are UTF-8; a message naming a path that is not must still
+ * make its line, so such bytes become '?'. */
+static json_t *json_text(const char *s)
+{
+        json_t *j = json_string(s);
+        _cleanup_free_ char *copy = NULL;
+
+        if (j != NULL)
+                return j;
+        copy = strdup(s);
+        if (copy == NULL)
+                return NULL;
+        for (char *p = copy; *p; p++)
+                if ((unsigned char)*p >= 0x80)
+                        *p = '?';
+        return json_string(copy);
+}
+
+static void print_setup_failure(const cage_args *a, const char *msg)
+{
+        _cleanup_json_ json_t *o = NULL;
+
         fprintf(stderr, "agora-cage: %s\n", msg);
-        if (json) {
-                _cleanup_json_ json_t *o = json_pack("{s:i, s:i, s:s, s:s}", "exit_code", EXIT_SETUP, "signal", 0,
-                                                     "reason", cage_reason_name(CAGE_SETUP_FAILED), "error", msg);
-                if (o != NULL) {
-                        json_dumpf(o, stdout, JSON_COMPACT);
-                        fputc('\n', stdout);
-                }
+        if (!a->arg_json && a->arg_events_fd < 0)
+                return;
+        o = json_pack("{s:i, s:i, s:s, s:o?}", "exit_code", EXIT_SETUP, "signal", 0, "reason",
+                      cage_reason_name(CAGE_SETUP_FAILED), "error", json_text(msg));
+        if (o == NULL)
+                return;
+        if (a->arg_json) {
+                json_dumpf(o, stdout, JSON_COMPACT);
+                fputc('\n', stdout);
         }
+        event_result(a->arg_events_fd, o);
 }
 
 int main(int argc, char **argv)
 {
         _cleanup_error_ agora_error_t err = NULL;
-        cage_args a = {0};
+        cage_args a = {.arg_events_fd = -1};
         profile *prof = NULL;
         cage_capability *caps = NULL;
         cage_result res = {0};
         int code = EXIT_SETUP;
 
-        /* A reader of our stdout going away must not kill agora-cage before
-         * it has torn the cage down. */
+        /* A reader of our stdout or events going away must not kill
+         * agora-cage before it has torn the cage down. */
         signal(SIGPIPE, SIG_IGN);
         if (parse_args(&a, argc, argv, &err) < 0 || load_profile(a.arg_profile, &prof, &err) < 0)
                 goto out;
@@ -230,25 +350,31 @@ int main(int argc, char **argv)
                 .capture = a.arg_json,
                 .relay_stdout_fd = STDOUT_FILENO,
                 .relay_stderr_fd = STDERR_FILENO,
+                .on_started = a.arg_events_fd >= 0 ? on_started : NULL,
+                .started_ctx = &a.arg_events_fd,
         };
         if (cage_run(&cfg, &res, &err) < 0)
                 goto out;
         code = res.exit_code;
-        if (a.arg_json) {
+        if (a.arg_json || a.arg_events_fd >= 0) {
                 _cleanup_json_ json_t *o = NULL;
                 if (cage_result_to_json(&cfg, &res, &o, &err) < 0) {
                         code = EXIT_SETUP;
                         goto out;
                 }
-                json_dumpf(o, stdout, JSON_COMPACT);
-                fputc('\n', stdout);
-        } else if (res.reason != CAGE_EXITED) {
+                if (a.arg_json) {
+                        json_dumpf(o, stdout, JSON_COMPACT);
+                        fputc('\n', stdout);
+                }
+                event_result(a.arg_events_fd, o);
+        }
+        if (!a.arg_json && res.reason != CAGE_EXITED) {
                 /* Without --json the reason still reaches a person. */
                 fprintf(stderr, "agora-cage: program stopped: %s\n", cage_reason_name(res.reason));
         }
 out:
         if (err != NULL)
-                print_setup_failure(a.arg_json, agora_error_message(err));
+                print_setup_failure(&a, agora_error_message(err));
         fflush(stdout);
         cage_result_release(&res);
         for (size_t i = 0; caps && i < a.n_caps; i++)

@@ -411,4 +411,161 @@ test_json_setup_failure_is_one_object() {
         json error | grep -q "program '/nope'" || fail "error: $(json error)"
 }
 
+# ---- --events-fd: what the worker reads while a job runs ----
+
+# expect_events FILE PYTHON [ARG]: run PYTHON with `ev`, the list of the
+# JSON objects in FILE (one compact object a line, each ended by a newline),
+# `out` (the last run's stdout) and sys.argv[3] (ARG); whatever it prints
+# is what is wrong and fails the test.
+expect_events() {
+        local why
+        why=$(python3 -c '
+import json, re, sys
+lines = open(sys.argv[1], "rb").read().decode().split("\n")
+if lines[-1] != "":
+    print("last event line not ended by a newline"); sys.exit()
+ev = []
+for l in lines[:-1]:
+    o = json.loads(l)
+    # Compact: no whitespace outside the strings.
+    if type(o) is not dict or re.search(r"\s", re.sub(r'"'"'"(?:[^"\\]|\\.)*"'"'"', "", l)):
+        print("not one compact JSON object: " + l); sys.exit()
+    ev.append(o)
+out = sys.argv[2]
+'"$2" "$1" "$out" "${3-}") || fail "events in $1: $(cat "$1")"
+        [ -z "$why" ] || fail "$why (events: $(cat "$1"))"
+}
+
+test_events_fd_reports_setup_then_result() {
+        small_profile p
+        tool greet 'echo out-line; echo err-line >&2; exit 3'
+        run cage --profile p.yaml --capability tools=tools --events-fd 3 -- /cap/tools/bin/greet 3>events
+        expect_rc 3
+        # Relay mode: the output went out live, as without --events-fd.
+        [ "$out" = out-line ] || fail "stdout: $out"
+        [ "$err" = err-line ] || fail "stderr: $err"
+        expect_events events '
+if [e["event"] for e in ev] != ["setup.ran", "result"]:
+    print("events", [e.get("event") for e in ev]); sys.exit()
+s, r = ev
+if sorted(s) != ["event", "host_uid", "setup_us"]:
+    print("setup.ran keys", sorted(s))
+elif type(s["setup_us"]) is not int or not 0 < s["setup_us"] < r["wall_s"] * 1e6:
+    print("setup_us", s["setup_us"], "wall_s", r["wall_s"])
+elif s["host_uid"] != r["host_uid"] or s["host_uid"] < 200000000:
+    print("host_uid", s["host_uid"], r["host_uid"])
+'
+        expect_events events '
+import hashlib
+r = ev[1]
+want = {"exit_code": 3, "signal": 0, "reason": "exited", "profile": "p",
+        "stdout_bytes": 9, "stdout_truncated": False,
+        "stdout_sha256": "sha256:" + hashlib.sha256(b"out-line\n").hexdigest(),
+        "stderr_bytes": 9, "stderr_truncated": False,
+        "stderr_sha256": "sha256:" + hashlib.sha256(b"err-line\n").hexdigest()}
+for k, v in want.items():
+    if r.get(k) != v:
+        print(k, r.get(k), "want", v)
+for k in ("stdout", "stderr", "stdout_base64", "stderr_base64"):
+    if r.get(k) is not None:
+        print(k, "is in a relayed result:", r[k])
+'
+        # Every key of the --json result, but the kept text.
+        run cage --profile p.yaml --capability tools=tools --json -- /cap/tools/bin/greet
+        expect_events events '
+keys = set(json.loads(out)) - {"stdout", "stderr"}
+got = set(ev[1]) - {"event"}
+if not keys <= got:
+    print("result event lacks", sorted(keys - got))
+'
+}
+
+test_events_fd_with_json_is_the_json_result() {
+        small_profile p
+        tool big 'head -c 3000 /dev/zero | tr "\\0" x; printf "\\377" >&2'
+        run cage --profile p.yaml --capability tools=tools --json --events-fd 7 -- /cap/tools/bin/big 7>events
+        expect_rc 0
+        expect_events events '
+if [e["event"] for e in ev] != ["setup.ran", "result"]:
+    print("events", [e.get("event") for e in ev]); sys.exit()
+r = dict(ev[1]); del r["event"]
+if r != json.loads(out):
+    print("result event differs from --json:", r, json.loads(out))
+elif r["stdout"] != "x" * 3000 or r["stderr"] is not None or r["stderr_base64"] != "/w==":
+    print("kept output", r["stdout"][:20], r["stderr"], r.get("stderr_base64"))
+'
+}
+
+test_events_fd_setup_failure_is_one_result_line() {
+        small_profile p
+        # In the cage (the program's exec fails) and before it (a capability).
+        run cage --profile p.yaml --events-fd 3 -- /nope 3>events
+        expect_rc 125
+        expect_err "^agora-cage: program '/nope': No such file or directory$"
+        expect_events events '
+want = {"event": "result", "exit_code": 125, "signal": 0, "reason": "setup-failed",
+        "error": "program '"'/nope'"': No such file or directory"}
+if ev != [want]:
+    print("events", ev, "want", [want])
+if list(ev[0]) != list(want):
+    print("key order", list(ev[0]))
+'
+        run cage --profile p.yaml --capability c="$PWD/missing" --events-fd 3 --json -- true 3>events
+        expect_rc 125
+        expect_events events '
+if len(ev) != 1 or ev[0]["reason"] != "setup-failed" or ev[0]["exit_code"] != 125:
+    print("events", ev)
+elif "agora-cage: " + ev[0]["error"] != sys.argv[3]:
+    print("error", ev[0]["error"], "is not what stderr said:", sys.argv[3])
+elif dict(ev[0], event=None) != dict(json.loads(out), event=None):
+    print("not the --json object:", out)
+' "$err"
+}
+
+test_events_fd_reader_gone_does_not_stop_the_cage() {
+        small_profile p
+        tool slow 'sleep 0.2; echo still-here; exit 4'
+        snapshot_host
+        # fd 3 is a pipe whose reader is gone: every write to it is EPIPE
+        # (and SIGPIPE, at its default here, unless agora-cage ignores it).
+        run python3 -c '
+import os, signal, sys
+r, w = os.pipe()
+os.close(r)
+os.dup2(w, 3)
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+os.execv(sys.argv[1], sys.argv[1:])' "$CAGE" --profile p.yaml --capability tools=tools --events-fd 3 -- /cap/tools/bin/slow
+        expect_rc 4
+        [ "$out" = still-here ] || fail "stdout: $out"
+        [ -z "$err" ] || fail "stderr: $err"
+        expect_host_clean
+}
+
+test_events_fd_does_not_reach_the_program() {
+        small_profile p
+        tool fds 'ls /proc/$$/fd'
+        run cage --profile p.yaml --capability tools=tools --events-fd 9 -- /cap/tools/bin/fds 9>events
+        expect_rc 0
+        printf '%s\n' "$out" | grep -qx 0 || fail "no fd list: $out"
+        ! printf '%s\n' "$out" | grep -qx 9 || fail "the events fd reached the program: $(echo $out)"
+        # And agora-cage made it close-on-exec for anything else it runs.
+        expect_events events 'len(ev) == 2 or print(ev)'
+}
+
+test_events_fd_must_be_an_open_descriptor_above_2() {
+        small_profile p
+        refused "^agora-cage: --events-fd 9: not an open file descriptor$" cage --profile p.yaml --events-fd 9 -- true
+        refused "^agora-cage: --events-fd 1: 0, 1 and 2 are agora-cage's stdio" cage --profile p.yaml --events-fd 1 -- true
+        refused "^agora-cage: --events-fd 0: " cage --profile p.yaml --events-fd 0 -- true
+        refused "^agora-cage: --events-fd 'x': want a file descriptor number$" cage --profile p.yaml --events-fd x -- true
+        refused "^agora-cage: --events-fd '-3': " cage --profile p.yaml --events-fd -3 -- true
+        touch ro
+        refused "^agora-cage: --events-fd 3: not open for writing$" cage --profile p.yaml --events-fd 3 -- true 3<ro
+        # Once one is taken, it has the failure too.
+        refused "^agora-cage: --events-fd: given twice$" cage --profile p.yaml --events-fd 3 --events-fd 4 -- true 3>a 4>b
+        expect_events a 'ev == [{"event": "result", "exit_code": 125, "signal": 0, "reason": "setup-failed",
+                                 "error": "--events-fd: given twice"}] or print(ev)'
+        [ ! -s b ] || fail "events on the refused fd: $(cat b)"
+}
+
 run_tests
