@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,24 +27,30 @@
 
 #define EXIT_SETUP 125
 
+/* What --env-fd may bring: environment entries, not a payload. */
+#define ENV_FD_MAX (1u << 20)
+
 typedef struct cage_args {
         const char *arg_profile;
         const char *arg_workspace;
         uint64_t arg_timeout;
         bool arg_json;
         int arg_events_fd; /* -1: none */
+        int arg_env_fd; /* -1: none */
         char **caps; /* NAME=PATH as given */
         size_t n_caps;
-        char **env; /* NULL-terminated KEY=VALUE */
+        char **env; /* NULL-terminated KEY=VALUE; --env-fd's point into env_buf */
         size_t n_env;
+        unsigned char *env_buf; /* --env-fd's records: secrets, in locked memory */
+        size_t env_buf_size;
         char **argv;
 } cage_args;
 
 static void print_help(void)
 {
         printf("usage: agora-cage --profile FILE|NAME [--capability NAME=PATH]… [--env KEY=VALUE]…\n"
-               "                  [--workspace DIR] [--timeout SECONDS] [--json] [--events-fd N]\n"
-               "                  -- PROGRAM [ARGS…]\n"
+               "                  [--env-fd N] [--workspace DIR]\n"
+               "                  [--timeout SECONDS] [--json] [--events-fd N] -- PROGRAM [ARGS…]\n"
                "\n"
                "Run PROGRAM in a fresh, default-deny cage built from the profile.\n"
                "\n"
@@ -52,6 +59,9 @@ static void print_help(void)
                "  --capability NAME=PATH  unpack PATH (a directory, a tar or compressed tar, a canonical\n"
                "                          tarball) read-only at /cap/NAME\n"
                "  --env KEY=VALUE         put KEY in the program's environment; nothing else is there\n"
+               "  --env-fd N              read more KEY=VALUE entries, separated by NUL bytes, from open\n"
+               "                          fd N until end of file (at most 1 MiB): for secrets, which a\n"
+               "                          command line would show to every user\n"
                "  --workspace DIR         bind DIR at /workspace instead of a fresh tmpfs\n"
                "  --timeout SECONDS       stop the program sooner than the profile's timeout\n"
                "  --json                  keep the output and print one JSON result object on stdout\n"
@@ -73,27 +83,41 @@ static int push(char ***v, size_t *n, char *s, agora_error_t *err)
         return 0;
 }
 
-static int check_env(const cage_args *a, const char *kv, agora_error_t *err)
+/* One KEY=VALUE of the program's environment, from --env or --env-fd:
+ * a portable key, given once across both. WHAT names the entry in errors;
+ * for --env-fd it never quotes the entry, whose value is a secret. */
+static int check_env(const cage_args *a, const char *kv, const char *what, agora_error_t *err)
 {
         const char *eq = strchr(kv, '=');
         _cleanup_free_ char *key = NULL;
 
         if (eq == NULL)
-                return agora_error_set(err, AGORA_ERR_USAGE, "--env '%s': want KEY=VALUE", kv);
+                return agora_error_set(err, AGORA_ERR_USAGE, "%s: want KEY=VALUE", what);
         key = strndup(kv, (size_t)(eq - kv));
         if (key == NULL)
-                return agora_error_set_errno(err, ENOMEM, "--env");
+                return agora_error_set_errno(err, ENOMEM, "%s", what);
         if (agora_env_key_check(key, err) < 0)
-                return agora_error_wrap(err, "--env");
+                return agora_error_wrap(err, "%s", what);
         for (size_t i = 0; i < a->n_env; i++)
                 if (strncmp(a->env[i], kv, (size_t)(eq - kv) + 1) == 0)
-                        return agora_error_set(err, AGORA_ERR_USAGE, "--env '%s': given twice", key);
+                        return agora_error_set(err, AGORA_ERR_USAGE, "%s: '%s' given twice", what, key);
         return 0;
 }
 
-/* --events-fd names a descriptor the caller opened for us. 0, 1 and 2
- * are refused: they are agora-cage's own stdio (stdout carries the
- * relayed output). The descriptor is made close-on-exec at once; the
+static int add_env_arg(cage_args *a, char *kv, agora_error_t *err)
+{
+        _cleanup_free_ char *what = NULL;
+
+        if (asprintf(&what, "--env '%s'", kv) < 0)
+                return agora_error_set_errno(err, ENOMEM, "--env");
+        if (check_env(a, kv, what, err) < 0)
+                return -1;
+        return push(&a->env, &a->n_env, kv, err);
+}
+
+/* --events-fd and --env-fd name a descriptor the caller opened for us.
+ * 0, 1 and 2 are refused: they are agora-cage's own stdio (stdout carries
+ * the relayed output). The descriptor is made close-on-exec at once; the
  * cage's processes close everything anyway (cage_process_close_fds), this
  * covers any other exec. */
 static int parse_fd(const char *opt, const char *s, int want_mode, int *ret, agora_error_t *err)
@@ -130,6 +154,7 @@ static int parse_args(cage_args *a, int argc, char **argv, agora_error_t *err)
                 OPT_PROFILE = 0x100,
                 OPT_CAP,
                 OPT_ENV,
+                OPT_ENV_FD,
                 OPT_WORKSPACE,
                 OPT_TIMEOUT,
                 OPT_JSON,
@@ -139,6 +164,7 @@ static int parse_args(cage_args *a, int argc, char **argv, agora_error_t *err)
                 {"profile", required_argument, NULL, OPT_PROFILE},
                 {"capability", required_argument, NULL, OPT_CAP},
                 {"env", required_argument, NULL, OPT_ENV},
+                {"env-fd", required_argument, NULL, OPT_ENV_FD},
                 {"events-fd", required_argument, NULL, OPT_EVENTS_FD},
                 {"workspace", required_argument, NULL, OPT_WORKSPACE},
                 {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -159,7 +185,11 @@ static int parse_args(cage_args *a, int argc, char **argv, agora_error_t *err)
                                 return -1;
                         break;
                 case OPT_ENV:
-                        if (check_env(a, optarg, err) < 0 || push(&a->env, &a->n_env, optarg, err) < 0)
+                        if (add_env_arg(a, optarg, err) < 0)
+                                return -1;
+                        break;
+                case OPT_ENV_FD:
+                        if (parse_fd("--env-fd", optarg, O_RDONLY, &a->arg_env_fd, err) < 0)
                                 return -1;
                         break;
                 case OPT_EVENTS_FD:
@@ -194,6 +224,9 @@ static int parse_args(cage_args *a, int argc, char **argv, agora_error_t *err)
         }
         if (a->arg_profile == NULL)
                 return agora_error_set(err, AGORA_ERR_USAGE, "--profile is required (see --help)");
+        if (a->arg_env_fd >= 0 && a->arg_env_fd == a->arg_events_fd)
+                return agora_error_set(err, AGORA_ERR_USAGE, "--env-fd and --events-fd: both %d; want two descriptors",
+                                       a->arg_env_fd);
         if (optind >= argc)
                 return agora_error_set(err, AGORA_ERR_USAGE, "no program given: agora-cage [OPTIONS] -- PROGRAM");
         a->argv = argv + optind;
@@ -227,6 +260,97 @@ static int load_caps(const cage_args *a, cage_capability *caps, agora_error_t *e
                                 return agora_error_set(err, AGORA_ERR_USAGE, "capability '%s': given twice", name);
                 if (cage_capability_load(name, eq + 1, &caps[i], err) < 0)
                         return -1;
+        }
+        return 0;
+}
+
+/* --env-fd's bytes are secrets: they live in sodium_malloc'd memory
+ * (locked, out of core dumps, between guard pages) and are wiped on
+ * release, as is every smaller buffer they are grown from. */
+static void env_buf_wipe(cage_args *a)
+{
+        if (a->env_buf == NULL)
+                return;
+        sodium_memzero(a->env_buf, a->env_buf_size);
+        sodium_free(a->env_buf);
+        a->env_buf = NULL;
+        a->env_buf_size = 0;
+}
+
+static int env_buf_grow(cage_args *a, size_t len, agora_error_t *err)
+{
+        size_t size = a->env_buf_size ? 2 * a->env_buf_size : 4096;
+        unsigned char *grown;
+
+        /* ENV_FD_MAX bytes, one more to see that there are more, and the
+         * NUL that ends the last record. */
+        if (size > ENV_FD_MAX + 2)
+                size = ENV_FD_MAX + 2;
+        grown = sodium_malloc(size);
+        if (grown == NULL)
+                return agora_error_set_errno(err, ENOMEM, "--env-fd %d", a->arg_env_fd);
+        if (len > 0)
+                memcpy(grown, a->env_buf, len);
+        env_buf_wipe(a);
+        a->env_buf = grown;
+        a->env_buf_size = size;
+        return 0;
+}
+
+/* Read the whole of --env-fd into env_buf, NUL-terminated. */
+static int env_fd_slurp(cage_args *a, int fd, size_t *ret_len, agora_error_t *err)
+{
+        size_t len = 0;
+
+        if (sodium_init() < 0)
+                return agora_error_set(err, AGORA_ERR_FAILED, "--env-fd %d: libsodium did not start", fd);
+        for (;;) {
+                if (len + 1 >= a->env_buf_size && env_buf_grow(a, len, err) < 0)
+                        return -1;
+                ssize_t n = read(fd, a->env_buf + len, a->env_buf_size - 1 - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return agora_error_set_errno(err, errno, "--env-fd %d", fd);
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+                if (len > ENV_FD_MAX)
+                        return agora_error_set(err, AGORA_ERR_USAGE, "--env-fd %d: more than 1 MiB", fd);
+        }
+        a->env_buf[len] = '\0';
+        *ret_len = len;
+        return 0;
+}
+
+/* Read --env-fd to end of file: KEY=VALUE records separated, and maybe
+ * ended, by NUL bytes. A secret given with --env would be on the command
+ * line, which /proc/PID/cmdline shows to every user of the host. */
+static int read_env_fd(cage_args *a, agora_error_t *err)
+{
+        const int fd = a->arg_env_fd;
+        size_t len = 0;
+        int r;
+
+        if (fd < 0)
+                return 0;
+        r = env_fd_slurp(a, fd, &len, err);
+        /* Nothing in the cage needs it, and it must not outlive its use. */
+        close(fd);
+        a->arg_env_fd = -1;
+        if (r < 0)
+                return -1;
+        for (size_t at = 0, record = 1; at < len; record++) {
+                char *kv = (char *)a->env_buf + at;
+                char what[64];
+                size_t n = strlen(kv);
+
+                snprintf(what, sizeof(what), "--env-fd %d, record %zu", fd, record);
+                if (n == 0)
+                        return agora_error_set(err, AGORA_ERR_USAGE, "%s: empty", what);
+                if (check_env(a, kv, what, err) < 0 || push(&a->env, &a->n_env, kv, err) < 0)
+                        return -1;
+                at += n + 1;
         }
         return 0;
 }
@@ -314,7 +438,7 @@ static void print_setup_failure(const cage_args *a, const char *msg)
 int main(int argc, char **argv)
 {
         _cleanup_error_ agora_error_t err = NULL;
-        cage_args a = {.arg_events_fd = -1};
+        cage_args a = {.arg_events_fd = -1, .arg_env_fd = -1};
         profile *prof = NULL;
         cage_capability *caps = NULL;
         cage_result res = {0};
@@ -323,7 +447,8 @@ int main(int argc, char **argv)
         /* A reader of our stdout or events going away must not kill
          * agora-cage before it has torn the cage down. */
         signal(SIGPIPE, SIG_IGN);
-        if (parse_args(&a, argc, argv, &err) < 0 || load_profile(a.arg_profile, &prof, &err) < 0)
+        if (parse_args(&a, argc, argv, &err) < 0 || read_env_fd(&a, &err) < 0 ||
+            load_profile(a.arg_profile, &prof, &err) < 0)
                 goto out;
         if (a.arg_timeout > prof->limits.timeout_s) {
                 agora_error_set(&err, AGORA_ERR_USAGE, "--timeout %llu: above profile '%s''s limit of %llu s",
@@ -353,7 +478,11 @@ int main(int argc, char **argv)
                 .on_started = a.arg_events_fd >= 0 ? on_started : NULL,
                 .started_ctx = &a.arg_events_fd,
         };
-        if (cage_run(&cfg, &res, &err) < 0)
+        int r = cage_run(&cfg, &res, &err);
+        /* The secrets were needed for the execve only. */
+        cfg.env = NULL;
+        env_buf_wipe(&a);
+        if (r < 0)
                 goto out;
         code = res.exit_code;
         if (a.arg_json || a.arg_events_fd >= 0) {
@@ -373,6 +502,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "agora-cage: program stopped: %s\n", cage_reason_name(res.reason));
         }
 out:
+        env_buf_wipe(&a);
         if (err != NULL)
                 print_setup_failure(&a, agora_error_message(err));
         fflush(stdout);

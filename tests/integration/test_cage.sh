@@ -568,4 +568,82 @@ test_events_fd_must_be_an_open_descriptor_above_2() {
         [ ! -s b ] || fail "events on the refused fd: $(cat b)"
 }
 
+# ---- --env-fd: secrets kept off the command line ----
+
+test_env_fd_values_reach_the_program() {
+        small_profile p
+        printf 'SECRET=two words\nand a line\0EQ=a=b\0' >env.in
+        run cage --profile p.yaml --env A=1 --env-fd 3 -- /bin/sh -c 'echo "$SECRET|$EQ|$A"' 3<env.in
+        expect_rc 0
+        [ "$out" = "$(printf 'two words\nand a line|a=b|1')" ] || fail "stdout: $out"
+        # The last NUL is optional, and nothing at all is nothing.
+        printf 'ONLY=one' >env.in
+        run cage --profile p.yaml --env-fd 3 -- /usr/bin/env 3<env.in
+        expect_rc 0
+        [ "$out" = ONLY=one ] || fail "environment: $out"
+        run cage --profile p.yaml --env-fd 3 -- /usr/bin/env 3</dev/null
+        expect_rc 0
+        [ -z "$out" ] || fail "environment from an empty --env-fd: $out"
+}
+
+test_env_fd_value_is_on_no_command_line() {
+        small_profile p
+        local secret="s3cret-$RANDOM$RANDOM$RANDOM" pid i up=""
+        printf 'SECRET=%s\0' "$secret" >env.in
+        "$CAGE" --profile p.yaml --env-fd 3 -- /bin/sh -c 'sleep 2; echo "$SECRET"' 3<env.in >res.out 2>res.err &
+        pid=$!
+        for i in $(seq 50); do
+                ps -e -o uid=,comm= | awk '$1 >= 200000000 && $2 == "sleep"' | grep -q . && up=1 && break
+                sleep 0.1
+        done
+        [ -n "$up" ] || fail "the cage never started"
+        local cmdline procs
+        cmdline=$(tr '\0' ' ' </proc/$pid/cmdline)
+        procs=$(ps -e -ww -o args=)
+        wait "$pid" && rc=0 || rc=$?
+        [[ $cmdline == *"--env-fd 3"* ]] || fail "not agora-cage's command line: $cmdline"
+        [[ $cmdline != *"$secret"* ]] || fail "the secret is on agora-cage's command line: $cmdline"
+        [[ $procs != *"$secret"* ]] || fail "the secret is on a command line: $(grep -F "$secret" <<<"$procs")"
+        [ "$rc" = 0 ] || fail "exit $rc: $(cat res.err)"
+        [ "$(cat res.out)" = "$secret" ] || fail "the program did not get the secret: $(cat res.out)"
+}
+
+test_env_fd_bad_records_refused() {
+        small_profile p
+        local secret="hush-$RANDOM$RANDOM"
+        printf 'A=%s\0' "$secret" >dup.in
+        refused "^agora-cage: --env-fd 3, record 1: 'A' given twice$" cage --profile p.yaml --env A=1 --env-fd 3 -- true 3<dup.in
+        [[ $err != *"$secret"* ]] || fail "the value is in the error: $err"
+        printf 'B=1\0B=%s' "$secret" >dup.in
+        refused "^agora-cage: --env-fd 3, record 2: 'B' given twice$" cage --profile p.yaml --env-fd 3 -- true 3<dup.in
+        printf 'A=1\0%s\0' "$secret" >bad.in
+        refused "^agora-cage: --env-fd 3, record 2: want KEY=VALUE$" cage --profile p.yaml --env-fd 3 -- true 3<bad.in
+        [[ $err != *"$secret"* ]] || fail "the record is in the error: $err"
+        printf 'bad-key=%s' "$secret" >bad.in
+        refused "^agora-cage: --env-fd 3, record 1: env key 'bad-key'" cage --profile p.yaml --env-fd 3 -- true 3<bad.in
+        printf 'A=1\0\0B=2' >bad.in
+        refused "^agora-cage: --env-fd 3, record 2: empty$" cage --profile p.yaml --env-fd 3 -- true 3<bad.in
+        printf '=%s' "$secret" >bad.in
+        refused "^agora-cage: --env-fd 3, record 1: env key ''" cage --profile p.yaml --env-fd 3 -- true 3<bad.in
+        # 1 MiB is the most: exactly that runs, one byte more is refused.
+        # (Eleven records: execve takes no single string above 128 KiB.)
+        local last
+        last=$(python3 -c '
+recs = ["K%d=%s" % (i, "x" * 95000) for i in range(11)]
+size = sum(map(len, recs)) + len(recs) - 1
+recs[-1] += "y" * ((1 << 20) - size)
+open("big.in", "w").write("\0".join(recs))
+print(len(recs[-1]) - len("K10="))')
+        [ "$(stat -c %s big.in)" = $((1 << 20)) ] || fail "big.in is $(stat -c %s big.in) bytes"
+        run cage --profile p.yaml --env-fd 3 -- /bin/sh -c 'echo ${#K10}' 3<big.in
+        expect_rc 0
+        [ "$out" = "$last" ] || fail "K10 is $out bytes long, want $last"
+        printf 'x' >>big.in
+        refused "^agora-cage: --env-fd 3: more than 1 MiB$" cage --profile p.yaml --env-fd 3 -- true 3<big.in
+        refused "^agora-cage: --env-fd 8: not an open file descriptor$" cage --profile p.yaml --env-fd 8 -- true
+        refused "^agora-cage: --env-fd 2: " cage --profile p.yaml --env-fd 2 -- true
+        refused "^agora-cage: --env-fd 3: not open for reading$" cage --profile p.yaml --env-fd 3 -- true 3>w.out
+        refused "^agora-cage: --env-fd and --events-fd: both 3" cage --profile p.yaml --env-fd 3 --events-fd 3 -- true 3<>rw
+}
+
 run_tests
