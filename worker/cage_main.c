@@ -21,6 +21,7 @@
 #include "common/cleanup.h"
 #include "common/cjson.h"
 #include "common/fsutil.h"
+#include "common/hash.h"
 #include "common/name.h"
 #include "common/schema.h"
 #include "worker/cage.h"
@@ -29,6 +30,12 @@
 
 /* What --env-fd may bring: environment entries, not a payload. */
 #define ENV_FD_MAX (1u << 20)
+
+/* --capability-hash NAME=sha256:HEX */
+typedef struct cap_pin {
+        char *name;
+        agora_hash want;
+} cap_pin;
 
 typedef struct cage_args {
         const char *arg_profile;
@@ -39,6 +46,8 @@ typedef struct cage_args {
         int arg_env_fd; /* -1: none */
         char **caps; /* NAME=PATH as given */
         size_t n_caps;
+        cap_pin *pins;
+        size_t n_pins;
         char **env; /* NULL-terminated KEY=VALUE; --env-fd's point into env_buf */
         size_t n_env;
         unsigned char *env_buf; /* --env-fd's records: secrets, in locked memory */
@@ -49,7 +58,7 @@ typedef struct cage_args {
 static void print_help(void)
 {
         printf("usage: agora-cage --profile FILE|NAME [--capability NAME=PATH]… [--env KEY=VALUE]…\n"
-               "                  [--env-fd N] [--workspace DIR]\n"
+               "                  [--capability-hash NAME=sha256:HEX]… [--env-fd N] [--workspace DIR]\n"
                "                  [--timeout SECONDS] [--json] [--events-fd N] -- PROGRAM [ARGS…]\n"
                "\n"
                "Run PROGRAM in a fresh, default-deny cage built from the profile.\n"
@@ -58,6 +67,9 @@ static void print_help(void)
                "                          ($AGORA_PROFILES, else the installed profiles)\n"
                "  --capability NAME=PATH  unpack PATH (a directory, a tar or compressed tar, a canonical\n"
                "                          tarball) read-only at /cap/NAME\n"
+               "  --capability-hash NAME=sha256:HEX\n"
+               "                          refuse to run unless capability NAME's canonical tarball (the\n"
+               "                          registry's hash) is this one\n"
                "  --env KEY=VALUE         put KEY in the program's environment; nothing else is there\n"
                "  --env-fd N              read more KEY=VALUE entries, separated by NUL bytes, from open\n"
                "                          fd N until end of file (at most 1 MiB): for secrets, which a\n"
@@ -148,11 +160,52 @@ static int parse_fd(const char *opt, const char *s, int want_mode, int *ret, ago
         return 0;
 }
 
+static int add_pin(cage_args *a, const char *arg, agora_error_t *err)
+{
+        const char *eq = strchr(arg, '=');
+        _cleanup_free_ char *name = NULL;
+        agora_hash want;
+
+        if (eq == NULL || eq == arg)
+                return agora_error_set(err, AGORA_ERR_USAGE, "--capability-hash '%s': want NAME=sha256:HEX", arg);
+        name = strndup(arg, (size_t)(eq - arg));
+        if (name == NULL)
+                return agora_error_set_errno(err, ENOMEM, "--capability-hash");
+        for (size_t i = 0; i < a->n_pins; i++)
+                if (strcmp(a->pins[i].name, name) == 0)
+                        return agora_error_set(err, AGORA_ERR_USAGE, "--capability-hash '%s': given twice", name);
+        if (agora_hash_parse(eq + 1, &want, err) < 0)
+                return agora_error_wrap(err, "--capability-hash '%s'", name);
+        cap_pin *grown = realloc(a->pins, (a->n_pins + 1) * sizeof(*grown));
+        if (grown == NULL)
+                return agora_error_set_errno(err, ENOMEM, "--capability-hash");
+        a->pins = grown;
+        a->pins[a->n_pins++] = (cap_pin){.name = take_ptr(name), .want = want};
+        return 0;
+}
+
+/* A pin for a capability that is not given would be a check that never
+ * runs: the caller meant something else. */
+static int check_pins(const cage_args *a, agora_error_t *err)
+{
+        for (size_t i = 0; i < a->n_pins; i++) {
+                size_t n = strlen(a->pins[i].name);
+                bool found = false;
+                for (size_t j = 0; j < a->n_caps && !found; j++)
+                        found = strncmp(a->caps[j], a->pins[i].name, n) == 0 && a->caps[j][n] == '=';
+                if (!found)
+                        return agora_error_set(err, AGORA_ERR_USAGE, "--capability-hash '%s': no --capability %s=PATH",
+                                               a->pins[i].name, a->pins[i].name);
+        }
+        return 0;
+}
+
 static int parse_args(cage_args *a, int argc, char **argv, agora_error_t *err)
 {
         enum {
                 OPT_PROFILE = 0x100,
                 OPT_CAP,
+                OPT_CAP_HASH,
                 OPT_ENV,
                 OPT_ENV_FD,
                 OPT_WORKSPACE,
@@ -163,6 +216,7 @@ static int parse_args(cage_args *a, int argc, char **argv, agora_error_t *err)
         static const struct option options[] = {
                 {"profile", required_argument, NULL, OPT_PROFILE},
                 {"capability", required_argument, NULL, OPT_CAP},
+                {"capability-hash", required_argument, NULL, OPT_CAP_HASH},
                 {"env", required_argument, NULL, OPT_ENV},
                 {"env-fd", required_argument, NULL, OPT_ENV_FD},
                 {"events-fd", required_argument, NULL, OPT_EVENTS_FD},
@@ -182,6 +236,10 @@ static int parse_args(cage_args *a, int argc, char **argv, agora_error_t *err)
                         break;
                 case OPT_CAP:
                         if (push(&a->caps, &a->n_caps, optarg, err) < 0)
+                                return -1;
+                        break;
+                case OPT_CAP_HASH:
+                        if (add_pin(a, optarg, err) < 0)
                                 return -1;
                         break;
                 case OPT_ENV:
@@ -227,6 +285,8 @@ static int parse_args(cage_args *a, int argc, char **argv, agora_error_t *err)
         if (a->arg_env_fd >= 0 && a->arg_env_fd == a->arg_events_fd)
                 return agora_error_set(err, AGORA_ERR_USAGE, "--env-fd and --events-fd: both %d; want two descriptors",
                                        a->arg_env_fd);
+        if (check_pins(a, err) < 0)
+                return -1;
         if (optind >= argc)
                 return agora_error_set(err, AGORA_ERR_USAGE, "no program given: agora-cage [OPTIONS] -- PROGRAM");
         a->argv = argv + optind;
@@ -242,6 +302,15 @@ static int load_profile(const char *arg, profile **ret, agora_error_t *err)
         if (strchr(arg, '/') != NULL || (n > 5 && strcmp(arg + n - 5, ".yaml") == 0))
                 return profile_load_file(arg, ret, err);
         return profile_load_named(profile_default_dir(), arg, ret, err);
+}
+
+/* The expected hash of capability NAME, or NULL when it is not pinned. */
+static const agora_hash *pin_of(const cage_args *a, const char *name)
+{
+        for (size_t i = 0; i < a->n_pins; i++)
+                if (strcmp(a->pins[i].name, name) == 0)
+                        return &a->pins[i].want;
+        return NULL;
 }
 
 static int load_caps(const cage_args *a, cage_capability *caps, agora_error_t *err)
@@ -260,6 +329,18 @@ static int load_caps(const cage_args *a, cage_capability *caps, agora_error_t *e
                                 return agora_error_set(err, AGORA_ERR_USAGE, "capability '%s': given twice", name);
                 if (cage_capability_load(name, eq + 1, &caps[i], err) < 0)
                         return -1;
+                /* The hash is of the canonical tarball, the registry's: a
+                 * path whose content changed since the caller resolved it
+                 * (another version, a swapped file) is refused before
+                 * anything of the cage exists. */
+                const agora_hash *want = pin_of(a, name);
+                if (want != NULL && !agora_hash_equal(want, &caps[i].hash)) {
+                        char w[AGORA_HASH_STR_LEN + 1], g[AGORA_HASH_STR_LEN + 1];
+                        agora_hash_format(want, w);
+                        agora_hash_format(&caps[i].hash, g);
+                        return agora_error_set(err, AGORA_ERR_INTEGRITY,
+                                               "capability '%s': sha256 mismatch: want %s, got %s", name, w, g);
+                }
         }
         return 0;
 }
@@ -511,6 +592,9 @@ out:
                 cage_capability_release(&caps[i]);
         free(caps);
         profile_free(prof);
+        for (size_t i = 0; i < a.n_pins; i++)
+                free(a.pins[i].name);
+        free(a.pins);
         free(a.caps);
         free(a.env);
         return code;

@@ -646,4 +646,51 @@ print(len(recs[-1]) - len("K10="))')
         refused "^agora-cage: --env-fd and --events-fd: both 3" cage --profile p.yaml --env-fd 3 --events-fd 3 -- true 3<>rw
 }
 
+# ---- --capability-hash: the capability is the one the caller resolved ----
+
+test_capability_hash_that_matches_runs() {
+        small_profile p
+        tool hello 'echo hello'
+        new_registry
+        local want
+        want=$(ag register capability tools tools)
+        run cage --profile p.yaml --capability tools=tools --capability-hash tools="$want" --json -- /cap/tools/bin/hello
+        expect_rc 0
+        [ "$(json stdout)" = hello ] || fail "stdout: $(json stdout)"
+        printf '%s' "$out" | grep -q "\"sha256\":\"$want\"" || fail "capability hash $want not in $out"
+}
+
+test_capability_hash_mismatch_refused_before_the_cage() {
+        small_profile p
+        tool hello 'echo hello'
+        new_registry
+        local want got
+        # The hash of what the caller resolved; the directory changed since.
+        want=$(ag register capability tools tools)
+        echo more >>tools/bin/hello
+        got=$(ag register capability changed tools)
+        refused "^agora-cage: capability 'tools': sha256 mismatch: want $want, got $got$" \
+                cage --profile p.yaml --capability tools=tools --capability-hash tools="$want" --events-fd 3 -- /cap/tools/bin/hello 3>events
+        [ -z "$out" ] || fail "stdout: $out"
+        expect_events events '
+if len(ev) != 1 or ev[0]["reason"] != "setup-failed" or "sha256 mismatch" not in ev[0]["error"]:
+    print(ev)'
+}
+
+test_capability_hash_usage_errors_refused() {
+        small_profile p
+        tool hello 'echo hello'
+        local h="sha256:$(printf x | sha256sum | cut -d' ' -f1)"
+        refused "^agora-cage: --capability-hash 'nope': no --capability nope=PATH$" \
+                cage --profile p.yaml --capability tools=tools --capability-hash nope="$h" -- true
+        refused "^agora-cage: --capability-hash 'tools': 'sha256:XYZ': not a sha256 content hash" \
+                cage --profile p.yaml --capability tools=tools --capability-hash tools=sha256:XYZ -- true
+        refused "^agora-cage: --capability-hash 'tools': '${h#sha256:}': not a sha256 content hash" \
+                cage --profile p.yaml --capability tools=tools --capability-hash tools="${h#sha256:}" -- true
+        refused "^agora-cage: --capability-hash 'tools': given twice$" \
+                cage --profile p.yaml --capability tools=tools --capability-hash tools="$h" --capability-hash tools="$h" -- true
+        refused "^agora-cage: --capability-hash 'tools': want NAME=sha256:HEX$" \
+                cage --profile p.yaml --capability tools=tools --capability-hash tools -- true
+}
+
 run_tests
