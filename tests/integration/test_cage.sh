@@ -548,8 +548,18 @@ test_events_fd_does_not_reach_the_program() {
         expect_rc 0
         printf '%s\n' "$out" | grep -qx 0 || fail "no fd list: $out"
         ! printf '%s\n' "$out" | grep -qx 9 || fail "the events fd reached the program: $(echo $out)"
-        # And agora-cage made it close-on-exec for anything else it runs.
         expect_events events 'len(ev) == 2 or print(ev)'
+        # agora-cage holds it close-on-exec (O_CLOEXEC: 02000000 in fdinfo's
+        # octal flags), so no other exec gets it either.
+        "$CAGE" --profile p.yaml --events-fd 9 -- sleep 2 9>events &
+        local pid=$! i flags=""
+        for i in $(seq 50); do
+                ps -e -o uid=,comm= | awk '$1 >= 200000000 && $2 == "sleep"' | grep -q . && break
+                sleep 0.1
+        done
+        flags=$(awk '/^flags:/ {print $2}' /proc/$pid/fdinfo/9)
+        wait "$pid" || fail "exit $? with the program sleeping"
+        [ -n "$flags" ] && (((8#$flags & 8#2000000) != 0)) || fail "the events fd is not close-on-exec: flags $flags"
 }
 
 test_events_fd_must_be_an_open_descriptor_above_2() {
