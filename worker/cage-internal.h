@@ -239,10 +239,11 @@ typedef struct cage_watch {
         struct rusage usage; /* of PID 1 and everything it reaped */
 } cage_watch;
 
-/* Wait on the setup pipe FD until DEADLINE (cage_now() seconds): a message
- * is a failed step (returned as the error), end of file is the program's
- * exec. */
-int cage_watch_setup(int fd, double deadline, const sigset_t *wait_mask, agora_error_t *err);
+/* Wait on the setup pipe FD until DEADLINE (cage_now() seconds) for it to
+ * close: a message is a failed step (returned as the error); PID 1's NUL
+ * byte alone sets *RET_STARTED (the program has been exec'd); nothing at
+ * all leaves it false and is for the watch to make sense of. */
+int cage_watch_setup(int fd, double deadline, const sigset_t *wait_mask, bool *ret_started, agora_error_t *err);
 /* Move output, enforce DEADLINE and the output cap, stop on a signal, reap
  * PID 1 and drain: returns when the cage is over. */
 int cage_watch_run(cage_watch *w, double deadline, agora_error_t *err);

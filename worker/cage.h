@@ -33,6 +33,12 @@ typedef struct cage_capability {
         uint64_t entries;
 } cage_capability;
 
+/* What cage_config.on_started is told. */
+typedef struct cage_started {
+        uint64_t setup_us; /* from the start of cage_run to the program's exec */
+        uint32_t host_uid; /* the host id that uid 0 of the cage is mapped to */
+} cage_started;
+
 typedef struct cage_config {
         const profile *profile;
         cage_capability *caps;
@@ -44,6 +50,11 @@ typedef struct cage_config {
         bool capture; /* keep stdout/stderr for the result instead of relaying them */
         int relay_stdout_fd; /* where relayed output goes when !capture */
         int relay_stderr_fd;
+        /* Called once, from cage_run, when the program has been exec'd;
+         * never when setup fails. The cage is running meanwhile (its
+         * output waits in the pipes), so this must return promptly. */
+        void (*on_started)(void *ctx, const cage_started *info);
+        void *started_ctx;
 } cage_config;
 
 typedef enum cage_reason {

@@ -56,7 +56,6 @@ int cage_pump_read(cage_pump *p, agora_error_t *err)
 {
         unsigned char buf[PUMP_CHUNK];
         cage_stream *s = p->s;
-        int over = 0;
 
         if (p->fd < 0)
                 return 0;
@@ -65,22 +64,25 @@ int cage_pump_read(cage_pump *p, agora_error_t *err)
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0 && errno == EAGAIN)
-                        return over;
+                        return 0;
                 if (n < 0)
                         return agora_error_set_errno(err, errno, "reading program output");
                 if (n == 0) {
                         close(p->fd);
                         p->fd = -1;
-                        return over;
+                        return 0;
                 }
                 s->total += (uint64_t)n;
                 size_t room = s->len < s->cap ? (size_t)(s->cap - s->len) : 0;
                 size_t take = (size_t)n < room ? (size_t)n : room;
                 if (take > 0 && keep(p, buf, take, err) < 0)
                         return -1;
+                /* Said at once, not at the next empty pipe: a program that
+                 * writes faster than this loop reads would otherwise keep
+                 * agora-cage here, past its timeout, never stopped. */
                 if (s->total > s->cap) {
                         s->truncated = true;
-                        over = 1;
+                        return 1;
                 }
         }
 }

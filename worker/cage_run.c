@@ -56,7 +56,7 @@
 typedef struct cage_pipes {
         int out[2]; /* program stdout → agora-cage */
         int errp[2]; /* program stderr → agora-cage */
-        int setup[2]; /* one line of error from any setup step; end of file at exec */
+        int setup[2]; /* one line of error from any setup step, or PID 1's NUL byte after the exec */
         int go[2]; /* agora-cage → child: cgroup joined, ids mapped */
         int report[2]; /* PID 1 → agora-cage: how the program ended */
 } cage_pipes;
@@ -275,6 +275,13 @@ static _Noreturn void cage_child(const cage_config *cfg, cage_pipes *pp, int wor
         close_fd(&pp->errp[1]);
         if (cage_caps_drop(&err) < 0)
                 child_fail(setup_fd, &err);
+        /* CLONE_VFORK let PID 1 go on only once the program had exec'd or
+         * had written its error and exited, so this byte comes after any
+         * such error. It tells agora-cage that setup is over, which end of
+         * file alone cannot: a PID 1 killed during setup (by the memory
+         * limit) closes its end without a word too. */
+        if (write(pp->setup[1], "", 1) != 1)
+                _exit(125);
         close_fd(&pp->setup[1]);
         if (cage_process_close_fds(pp->report[1], &err) < 0)
                 _exit(125);
@@ -335,8 +342,13 @@ static int run_in_cgroup(const cage_config *cfg, cage_cgroup *cg, const cage_ids
                 goto out;
         }
         w.report_fd = pp.report[0];
-        if (cage_watch_setup(pp.setup[0], start + (double)timeout, &sig->wait_mask, err) < 0)
+        bool started = false;
+        if (cage_watch_setup(pp.setup[0], start + (double)timeout, &sig->wait_mask, &started, err) < 0)
                 goto out;
+        if (started && cfg->on_started != NULL) {
+                cage_started info = {.setup_us = (uint64_t)((cage_now() - start) * 1e6), .host_uid = ids->host_uid};
+                cfg->on_started(cfg->started_ctx, &info);
+        }
         /* The timeout is the program's: it starts at exec. */
         if (cage_watch_run(&w, cage_now() + (double)timeout, err) < 0)
                 goto out;

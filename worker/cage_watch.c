@@ -117,13 +117,15 @@ double cage_now(void)
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Wait for the setup pipe: a message is a failed step, end of file is the
- * program's exec (or the death of everything, which the watch then sees). */
-int cage_watch_setup(int fd, double deadline, const sigset_t *wait_mask, agora_error_t *err)
+/* Wait for the setup pipe to close: a message is a failed step; PID 1's
+ * NUL byte alone is the program's exec; nothing at all is the death of
+ * everything, which the watch then sees. */
+int cage_watch_setup(int fd, double deadline, const sigset_t *wait_mask, bool *ret_started, agora_error_t *err)
 {
         char msg[SETUP_MSG_MAX + 1];
         size_t len = 0;
 
+        *ret_started = false;
         for (;;) {
                 double left = deadline - cage_now();
                 struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -144,14 +146,20 @@ int cage_watch_setup(int fd, double deadline, const sigset_t *wait_mask, agora_e
                         continue;
                 if (n < 0)
                         return agora_error_set_errno(err, errno, "cage: reading setup status");
-                if (n == 0 || len + (size_t)n >= SETUP_MSG_MAX)
+                if (n == 0)
                         break;
+                /* Counted before the check: a message that fills the
+                 * buffer is still a message, not a silent success. */
                 len += (size_t)n;
+                if (len >= SETUP_MSG_MAX)
+                        break;
         }
-        if (len == 0)
-                return 0;
         msg[len] = '\0';
-        return agora_error_set(err, AGORA_ERR_FAILED, "%s", msg);
+        /* A step's message never holds a NUL; PID 1's byte may follow it. */
+        if (msg[0] != '\0')
+                return agora_error_set(err, AGORA_ERR_FAILED, "%s", msg);
+        *ret_started = len > 0;
+        return 0;
 }
 
 static int stop_cage(cage_watch *w, cage_stop why, agora_error_t *err)

@@ -411,4 +411,296 @@ test_json_setup_failure_is_one_object() {
         json error | grep -q "program '/nope'" || fail "error: $(json error)"
 }
 
+# ---- --events-fd: what the worker reads while a job runs ----
+
+# expect_events FILE PYTHON [ARG]: run PYTHON with `ev`, the list of the
+# JSON objects in FILE (one compact object a line, each ended by a newline),
+# `out` (the last run's stdout) and sys.argv[3] (ARG); whatever it prints
+# is what is wrong and fails the test.
+expect_events() {
+        local why
+        why=$(python3 -c '
+import json, re, sys
+lines = open(sys.argv[1], "rb").read().decode().split("\n")
+if lines[-1] != "":
+    print("last event line not ended by a newline"); sys.exit()
+ev = []
+for l in lines[:-1]:
+    o = json.loads(l)
+    # Compact: no whitespace outside the strings.
+    if type(o) is not dict or re.search(r"\s", re.sub(r'"'"'"(?:[^"\\]|\\.)*"'"'"', "", l)):
+        print("not one compact JSON object: " + l); sys.exit()
+    ev.append(o)
+out = sys.argv[2]
+'"$2" "$1" "$out" "${3-}") || fail "events in $1: $(cat "$1")"
+        [ -z "$why" ] || fail "$why (events: $(cat "$1"))"
+}
+
+test_events_fd_reports_setup_then_result() {
+        small_profile p
+        tool greet 'echo out-line; echo err-line >&2; exit 3'
+        run cage --profile p.yaml --capability tools=tools --events-fd 3 -- /cap/tools/bin/greet 3>events
+        expect_rc 3
+        # Relay mode: the output went out live, as without --events-fd.
+        [ "$out" = out-line ] || fail "stdout: $out"
+        [ "$err" = err-line ] || fail "stderr: $err"
+        expect_events events '
+if [e["event"] for e in ev] != ["setup.ran", "result"]:
+    print("events", [e.get("event") for e in ev]); sys.exit()
+s, r = ev
+if sorted(s) != ["event", "host_uid", "setup_us"]:
+    print("setup.ran keys", sorted(s))
+elif type(s["setup_us"]) is not int or not 0 < s["setup_us"] < r["wall_s"] * 1e6:
+    print("setup_us", s["setup_us"], "wall_s", r["wall_s"])
+elif s["host_uid"] != r["host_uid"] or s["host_uid"] < 200000000:
+    print("host_uid", s["host_uid"], r["host_uid"])
+'
+        expect_events events '
+import hashlib
+r = ev[1]
+want = {"exit_code": 3, "signal": 0, "reason": "exited", "profile": "p",
+        "stdout_bytes": 9, "stdout_truncated": False,
+        "stdout_sha256": "sha256:" + hashlib.sha256(b"out-line\n").hexdigest(),
+        "stderr_bytes": 9, "stderr_truncated": False,
+        "stderr_sha256": "sha256:" + hashlib.sha256(b"err-line\n").hexdigest()}
+for k, v in want.items():
+    if r.get(k) != v:
+        print(k, r.get(k), "want", v)
+for k in ("stdout", "stderr", "stdout_base64", "stderr_base64"):
+    if r.get(k) is not None:
+        print(k, "is in a relayed result:", r[k])
+'
+        # Every key of the --json result, but the kept text.
+        run cage --profile p.yaml --capability tools=tools --json -- /cap/tools/bin/greet
+        expect_events events '
+keys = set(json.loads(out)) - {"stdout", "stderr"}
+got = set(ev[1]) - {"event"}
+if not keys <= got:
+    print("result event lacks", sorted(keys - got))
+'
+}
+
+test_events_fd_with_json_is_the_json_result() {
+        small_profile p
+        tool big 'head -c 3000 /dev/zero | tr "\\0" x; printf "\\377" >&2'
+        run cage --profile p.yaml --capability tools=tools --json --events-fd 7 -- /cap/tools/bin/big 7>events
+        expect_rc 0
+        expect_events events '
+if [e["event"] for e in ev] != ["setup.ran", "result"]:
+    print("events", [e.get("event") for e in ev]); sys.exit()
+r = dict(ev[1]); del r["event"]
+if r != json.loads(out):
+    print("result event differs from --json:", r, json.loads(out))
+elif r["stdout"] != "x" * 3000 or r["stderr"] is not None or r["stderr_base64"] != "/w==":
+    print("kept output", r["stdout"][:20], r["stderr"], r.get("stderr_base64"))
+'
+}
+
+test_events_fd_setup_failure_is_one_result_line() {
+        small_profile p
+        # In the cage (the program's exec fails) and before it (a capability).
+        run cage --profile p.yaml --events-fd 3 -- /nope 3>events
+        expect_rc 125
+        expect_err "^agora-cage: program '/nope': No such file or directory$"
+        expect_events events '
+want = {"event": "result", "exit_code": 125, "signal": 0, "reason": "setup-failed",
+        "error": "program '"'/nope'"': No such file or directory"}
+if ev != [want]:
+    print("events", ev, "want", [want])
+if list(ev[0]) != list(want):
+    print("key order", list(ev[0]))
+'
+        run cage --profile p.yaml --capability c="$PWD/missing" --events-fd 3 --json -- true 3>events
+        expect_rc 125
+        expect_events events '
+if len(ev) != 1 or ev[0]["reason"] != "setup-failed" or ev[0]["exit_code"] != 125:
+    print("events", ev)
+elif "agora-cage: " + ev[0]["error"] != sys.argv[3]:
+    print("error", ev[0]["error"], "is not what stderr said:", sys.argv[3])
+elif dict(ev[0], event=None) != dict(json.loads(out), event=None):
+    print("not the --json object:", out)
+' "$err"
+}
+
+test_events_fd_reader_gone_does_not_stop_the_cage() {
+        small_profile p
+        tool slow 'sleep 0.2; echo still-here; exit 4'
+        snapshot_host
+        # fd 3 is a pipe whose reader is gone: every write to it is EPIPE
+        # (and SIGPIPE, at its default here, unless agora-cage ignores it).
+        run python3 -c '
+import os, signal, sys
+r, w = os.pipe()
+os.close(r)
+os.dup2(w, 3)
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+os.execv(sys.argv[1], sys.argv[1:])' "$CAGE" --profile p.yaml --capability tools=tools --events-fd 3 -- /cap/tools/bin/slow
+        expect_rc 4
+        [ "$out" = still-here ] || fail "stdout: $out"
+        [ -z "$err" ] || fail "stderr: $err"
+        expect_host_clean
+}
+
+test_events_fd_does_not_reach_the_program() {
+        small_profile p
+        tool fds 'ls /proc/$$/fd'
+        run cage --profile p.yaml --capability tools=tools --events-fd 9 -- /cap/tools/bin/fds 9>events
+        expect_rc 0
+        printf '%s\n' "$out" | grep -qx 0 || fail "no fd list: $out"
+        ! printf '%s\n' "$out" | grep -qx 9 || fail "the events fd reached the program: $(echo $out)"
+        expect_events events 'len(ev) == 2 or print(ev)'
+        # agora-cage holds it close-on-exec (O_CLOEXEC: 02000000 in fdinfo's
+        # octal flags), so no other exec gets it either.
+        "$CAGE" --profile p.yaml --events-fd 9 -- sleep 2 9>events &
+        local pid=$! i flags=""
+        for i in $(seq 50); do
+                ps -e -o uid=,comm= | awk '$1 >= 200000000 && $2 == "sleep"' | grep -q . && break
+                sleep 0.1
+        done
+        flags=$(awk '/^flags:/ {print $2}' /proc/$pid/fdinfo/9)
+        wait "$pid" || fail "exit $? with the program sleeping"
+        [ -n "$flags" ] && (((8#$flags & 8#2000000) != 0)) || fail "the events fd is not close-on-exec: flags $flags"
+}
+
+test_events_fd_must_be_an_open_descriptor_above_2() {
+        small_profile p
+        refused "^agora-cage: --events-fd 9: not an open file descriptor$" cage --profile p.yaml --events-fd 9 -- true
+        refused "^agora-cage: --events-fd 1: 0, 1 and 2 are agora-cage's stdio" cage --profile p.yaml --events-fd 1 -- true
+        refused "^agora-cage: --events-fd 0: " cage --profile p.yaml --events-fd 0 -- true
+        refused "^agora-cage: --events-fd 'x': want a file descriptor number$" cage --profile p.yaml --events-fd x -- true
+        refused "^agora-cage: --events-fd '-3': " cage --profile p.yaml --events-fd -3 -- true
+        touch ro
+        refused "^agora-cage: --events-fd 3: not open for writing$" cage --profile p.yaml --events-fd 3 -- true 3<ro
+        # Once one is taken, it has the failure too.
+        refused "^agora-cage: --events-fd: given twice$" cage --profile p.yaml --events-fd 3 --events-fd 4 -- true 3>a 4>b
+        expect_events a 'ev == [{"event": "result", "exit_code": 125, "signal": 0, "reason": "setup-failed",
+                                 "error": "--events-fd: given twice"}] or print(ev)'
+        [ ! -s b ] || fail "events on the refused fd: $(cat b)"
+}
+
+# ---- --env-fd: secrets kept off the command line ----
+
+test_env_fd_values_reach_the_program() {
+        small_profile p
+        printf 'SECRET=two words\nand a line\0EQ=a=b\0' >env.in
+        run cage --profile p.yaml --env A=1 --env-fd 3 -- /bin/sh -c 'echo "$SECRET|$EQ|$A"' 3<env.in
+        expect_rc 0
+        [ "$out" = "$(printf 'two words\nand a line|a=b|1')" ] || fail "stdout: $out"
+        # The last NUL is optional, and nothing at all is nothing.
+        printf 'ONLY=one' >env.in
+        run cage --profile p.yaml --env-fd 3 -- /usr/bin/env 3<env.in
+        expect_rc 0
+        [ "$out" = ONLY=one ] || fail "environment: $out"
+        run cage --profile p.yaml --env-fd 3 -- /usr/bin/env 3</dev/null
+        expect_rc 0
+        [ -z "$out" ] || fail "environment from an empty --env-fd: $out"
+}
+
+test_env_fd_value_is_on_no_command_line() {
+        small_profile p
+        local secret="s3cret-$RANDOM$RANDOM$RANDOM" pid i up=""
+        printf 'SECRET=%s\0' "$secret" >env.in
+        "$CAGE" --profile p.yaml --env-fd 3 -- /bin/sh -c 'sleep 2; echo "$SECRET"' 3<env.in >res.out 2>res.err &
+        pid=$!
+        for i in $(seq 50); do
+                ps -e -o uid=,comm= | awk '$1 >= 200000000 && $2 == "sleep"' | grep -q . && up=1 && break
+                sleep 0.1
+        done
+        [ -n "$up" ] || fail "the cage never started"
+        local cmdline procs
+        cmdline=$(tr '\0' ' ' </proc/$pid/cmdline)
+        procs=$(ps -e -ww -o args=)
+        wait "$pid" && rc=0 || rc=$?
+        [[ $cmdline == *"--env-fd 3"* ]] || fail "not agora-cage's command line: $cmdline"
+        [[ $cmdline != *"$secret"* ]] || fail "the secret is on agora-cage's command line: $cmdline"
+        [[ $procs != *"$secret"* ]] || fail "the secret is on a command line: $(grep -F "$secret" <<<"$procs")"
+        [ "$rc" = 0 ] || fail "exit $rc: $(cat res.err)"
+        [ "$(cat res.out)" = "$secret" ] || fail "the program did not get the secret: $(cat res.out)"
+}
+
+test_env_fd_bad_records_refused() {
+        small_profile p
+        local secret="hush-$RANDOM$RANDOM"
+        printf 'A=%s\0' "$secret" >dup.in
+        refused "^agora-cage: --env-fd 3, record 1: 'A' given twice$" cage --profile p.yaml --env A=1 --env-fd 3 -- true 3<dup.in
+        [[ $err != *"$secret"* ]] || fail "the value is in the error: $err"
+        printf 'B=1\0B=%s' "$secret" >dup.in
+        refused "^agora-cage: --env-fd 3, record 2: 'B' given twice$" cage --profile p.yaml --env-fd 3 -- true 3<dup.in
+        printf 'A=1\0%s\0' "$secret" >bad.in
+        refused "^agora-cage: --env-fd 3, record 2: want KEY=VALUE$" cage --profile p.yaml --env-fd 3 -- true 3<bad.in
+        [[ $err != *"$secret"* ]] || fail "the record is in the error: $err"
+        printf 'bad-key=%s' "$secret" >bad.in
+        refused "^agora-cage: --env-fd 3, record 1: env key 'bad-key'" cage --profile p.yaml --env-fd 3 -- true 3<bad.in
+        printf 'A=1\0\0B=2' >bad.in
+        refused "^agora-cage: --env-fd 3, record 2: empty$" cage --profile p.yaml --env-fd 3 -- true 3<bad.in
+        printf '=%s' "$secret" >bad.in
+        refused "^agora-cage: --env-fd 3, record 1: env key ''" cage --profile p.yaml --env-fd 3 -- true 3<bad.in
+        # 1 MiB is the most: exactly that runs, one byte more is refused.
+        # (Eleven records: execve takes no single string above 128 KiB.)
+        local last
+        last=$(python3 -c '
+recs = ["K%d=%s" % (i, "x" * 95000) for i in range(11)]
+size = sum(map(len, recs)) + len(recs) - 1
+recs[-1] += "y" * ((1 << 20) - size)
+open("big.in", "w").write("\0".join(recs))
+print(len(recs[-1]) - len("K10="))')
+        [ "$(stat -c %s big.in)" = $((1 << 20)) ] || fail "big.in is $(stat -c %s big.in) bytes"
+        run cage --profile p.yaml --env-fd 3 -- /bin/sh -c 'echo ${#K10}' 3<big.in
+        expect_rc 0
+        [ "$out" = "$last" ] || fail "K10 is $out bytes long, want $last"
+        printf 'x' >>big.in
+        refused "^agora-cage: --env-fd 3: more than 1 MiB$" cage --profile p.yaml --env-fd 3 -- true 3<big.in
+        refused "^agora-cage: --env-fd 8: not an open file descriptor$" cage --profile p.yaml --env-fd 8 -- true
+        refused "^agora-cage: --env-fd 2: " cage --profile p.yaml --env-fd 2 -- true
+        refused "^agora-cage: --env-fd 3: not open for reading$" cage --profile p.yaml --env-fd 3 -- true 3>w.out
+        refused "^agora-cage: --env-fd and --events-fd: both 3" cage --profile p.yaml --env-fd 3 --events-fd 3 -- true 3<>rw
+}
+
+# ---- --capability-hash: the capability is the one the caller resolved ----
+
+test_capability_hash_that_matches_runs() {
+        small_profile p
+        tool hello 'echo hello'
+        new_registry
+        local want
+        want=$(ag register capability tools tools)
+        run cage --profile p.yaml --capability tools=tools --capability-hash tools="$want" --json -- /cap/tools/bin/hello
+        expect_rc 0
+        [ "$(json stdout)" = hello ] || fail "stdout: $(json stdout)"
+        printf '%s' "$out" | grep -q "\"sha256\":\"$want\"" || fail "capability hash $want not in $out"
+}
+
+test_capability_hash_mismatch_refused_before_the_cage() {
+        small_profile p
+        tool hello 'echo hello'
+        new_registry
+        local want got
+        # The hash of what the caller resolved; the directory changed since.
+        want=$(ag register capability tools tools)
+        echo more >>tools/bin/hello
+        got=$(ag register capability changed tools)
+        refused "^agora-cage: capability 'tools': sha256 mismatch: want $want, got $got$" \
+                cage --profile p.yaml --capability tools=tools --capability-hash tools="$want" --events-fd 3 -- /cap/tools/bin/hello 3>events
+        [ -z "$out" ] || fail "stdout: $out"
+        expect_events events '
+if len(ev) != 1 or ev[0]["reason"] != "setup-failed" or "sha256 mismatch" not in ev[0]["error"]:
+    print(ev)'
+}
+
+test_capability_hash_usage_errors_refused() {
+        small_profile p
+        tool hello 'echo hello'
+        local h="sha256:$(printf x | sha256sum | cut -d' ' -f1)"
+        refused "^agora-cage: --capability-hash 'nope': no --capability nope=PATH$" \
+                cage --profile p.yaml --capability tools=tools --capability-hash nope="$h" -- true
+        refused "^agora-cage: --capability-hash 'tools': 'sha256:XYZ': not a sha256 content hash" \
+                cage --profile p.yaml --capability tools=tools --capability-hash tools=sha256:XYZ -- true
+        refused "^agora-cage: --capability-hash 'tools': '${h#sha256:}': not a sha256 content hash" \
+                cage --profile p.yaml --capability tools=tools --capability-hash tools="${h#sha256:}" -- true
+        refused "^agora-cage: --capability-hash 'tools': given twice$" \
+                cage --profile p.yaml --capability tools=tools --capability-hash tools="$h" --capability-hash tools="$h" -- true
+        refused "^agora-cage: --capability-hash 'tools': want NAME=sha256:HEX$" \
+                cage --profile p.yaml --capability tools=tools --capability-hash tools -- true
+}
+
 run_tests
