@@ -91,6 +91,7 @@ int cmd_show(cli_ctx *ctx, int argc, char **argv, agora_error_t *err);
 int cmd_log(cli_ctx *ctx, int argc, char **argv, agora_error_t *err);
 int cmd_resolve(cli_ctx *ctx, int argc, char **argv, agora_error_t *err);
 int cmd_verify(cli_ctx *ctx, int argc, char **argv, agora_error_t *err);
+int cmd_dispatch(cli_ctx *ctx, int argc, char **argv, agora_error_t *err);
 int cmd_worker(cli_ctx *ctx, int argc, char **argv, agora_error_t *err);
 
 /* Cleanups for registry handles, in the style of common/cleanup.h. */
