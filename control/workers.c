@@ -124,7 +124,7 @@ static int line_pubkey(const char *path, const char *field, agora_pubkey *ret, a
         if (sign_pubkey_load(full, ret, err) < 0) {
                 if (err != NULL && *err != NULL)
                         (*err)->kind = AGORA_ERR_USAGE;
-                return -1;
+                return agora_error_wrap(err, "public key");
         }
         return 0;
 }
