@@ -93,17 +93,16 @@ static void sanitize(const char *in, char *out, size_t size)
         out[i] = '\0';
 }
 
-/* NERR is net_request's: AGORA_ERR_BUSY for a timeout, else NNG's words. */
-static int lost(dispatch_conn *c, const agora_error_t nerr, dispatch_why *why, agora_error_t *err)
+/* Silence, or a connection that failed (NNG_ECONNRESET when the worker
+ * went away mid-request): either way the worker is gone. */
+static int lost(dispatch_conn *c, dispatch_why *why, agora_error_t *err)
 {
         nng_time since = c->last_answer != 0 ? c->last_answer : c->opened;
         uint64_t s = (nng_clock() - since + 500) / 1000;
-        bool timeout = nerr != NULL && nerr->kind == AGORA_ERR_BUSY;
 
         why->kind = DISPATCH_FAIL_LOST;
-        return agora_error_set(err, AGORA_ERR_FAILED, "worker '%s' %s (after %" PRIu64 " s%s%s)", c->url,
-                               c->last_answer == 0 ? "did not answer" : "stopped answering", s, timeout ? "" : ": ",
-                               timeout ? "" : agora_error_message(nerr));
+        return agora_error_set(err, AGORA_ERR_FAILED, "worker '%s' %s (after %" PRIu64 " s)", c->url,
+                               c->last_answer == 0 ? "did not answer" : "stopped answering", s);
 }
 
 int dispatch_request(dispatch_conn *c, const json_t *req, const void *payload, size_t len, int timeout_ms,
@@ -119,7 +118,7 @@ int dispatch_request(dispatch_conn *c, const json_t *req, const void *payload, s
         why->kind = DISPATCH_FAIL_OTHER;
         why->code[0] = '\0';
         if (net_request(c->ctx, req, payload, len, timeout_ms, &reply, &nerr) < 0)
-                return lost(c, nerr, why, err);
+                return lost(c, why, err);
         c->last_answer = nng_clock();
         if (net_msg_decode(reply, &h, &rp, &rlen, err) < 0)
                 return agora_error_wrap(err, "worker '%s': bad reply", c->url);
