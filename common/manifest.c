@@ -112,10 +112,14 @@ int manifest_from_resolved(const json_t *resolved, char *const *args, size_t n_a
         const char *commit = json_string_value(json_object_get(resolved, "registryCommit"));
         const char *profile = json_string_value(json_object_get(resolved, "profile"));
         const char *entry = json_string_value(json_object_get(resolved, "entrypoint"));
-        size_t i;
+        _cleanup_free_ char *text = NULL;
+        manifest *check = NULL;
+        size_t i, len = 0;
 
         if (m == NULL)
                 return agora_error_set_errno(err, ENOMEM, "manifest");
+        if (key_id == NULL || strlen(key_id) >= sizeof(m->key_id))
+                return agora_error_set(err, AGORA_ERR_USAGE, "manifest: no key id, or one that is too long");
         if (commit == NULL || !is_hex(commit, 40) || profile == NULL || entry == NULL || !json_is_array(caps))
                 return agora_error_set(err, AGORA_ERR_USAGE, "manifest: the resolved document is incomplete");
         if (n_args > MANIFEST_MAX_ARGS)
@@ -152,6 +156,12 @@ int manifest_from_resolved(const json_t *resolved, char *const *args, size_t n_a
         m->timeout_s = timeout_s;
         m->issued_at = (int64_t)time(NULL);
         m->expires_at = m->issued_at + (int64_t)valid_s;
+        /* What the operator signs must be what every worker's parser
+         * accepts: checked here by that same parser, not by a second copy
+         * of its rules. */
+        if (manifest_dump(m, &text, &len, err) < 0 || manifest_parse(text, len, &check, err) < 0)
+                return agora_error_wrap(err, "dispatch of subagent '%s'", m->subagent.name);
+        manifest_free(check);
         *ret = take_ptr(m);
         return 0;
 }

@@ -102,8 +102,10 @@ int receipt_verify(const char *text, size_t len, const char *sig, const agora_pu
                                        tc);
         if (cjson_parse(text, len, "receipt", &r, err) < 0 || !json_is_object(r) || !cjson_is_canonical(text, len))
                 return agora_error_set(err, AGORA_ERR_INTEGRITY, "receipt for dispatch %s: not canonical JSON", id);
-        if (schema_check_keys(r, keys, "receipt", err) < 0)
-                return -1;
+        if (schema_check_keys(r, keys, "receipt", err) < 0) {
+                (*err)->kind = AGORA_ERR_INTEGRITY;
+                return agora_error_wrap(err, "receipt for dispatch %s", id);
+        }
         if (schema_get_string(r, "type", false, "receipt", &s, err) < 0 || strcmp(s, RECEIPT_TYPE) != 0)
                 return agora_error_set(err, AGORA_ERR_INTEGRITY, "receipt for dispatch %s: not an %s", id,
                                        RECEIPT_TYPE);

@@ -139,7 +139,7 @@ int cache_open(const char *dir, uint64_t limit, blob_cache **ret, agora_error_t 
                 struct stat st;
                 _cleanup_error_ agora_error_t perr = NULL;
 
-                if (de->d_name[0] == '.')
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                         continue;
                 snprintf(name, sizeof(name), "sha256:%s", de->d_name);
                 /* Leftovers of uploads cut short, and anything else that is

@@ -497,11 +497,6 @@ void job_submit(worker *w, const json_t *req, const unsigned char *payload, size
                 *ret_reply = refuse(w, REFUSE_BUSY, m->dispatch_id, msg);
                 goto out;
         }
-        if (nonce_store_claim(w->nonces, m->nonce, m->expires_at, &err) < 0) {
-                *ret_reply = refuse_err(w, err->kind == AGORA_ERR_EXISTS ? REFUSE_REPLAYED : REFUSE_FAILED,
-                                        m->dispatch_id, &err);
-                goto out;
-        }
         j = job_new(w, m, text, json_string_length(json_object_get(req, "manifest")));
         if (j == NULL) {
                 *ret_reply = refuse(w, REFUSE_FAILED, m->dispatch_id, "out of memory");
@@ -513,9 +508,24 @@ void job_submit(worker *w, const json_t *req, const unsigned char *payload, size
                 job_free(w, j);
                 goto out;
         }
+        /* In the table before the nonce is claimed, so that a second submit
+         * of the same dispatch meanwhile is a duplicate; marked busy so that
+         * nothing drops it while the lock is let go for the claim, whose
+         * fsync must not stall every other request. */
         j->next = w->jobs;
         w->jobs = j;
         w->reserved++;
+        j->uploading = true;
+        pthread_mutex_unlock(&w->lock);
+        int claimed = nonce_store_claim(w->nonces, j->m->nonce, j->m->expires_at, &err);
+        pthread_mutex_lock(&w->lock);
+        j->uploading = false;
+        if (claimed < 0) {
+                *ret_reply = refuse_err(w, err->kind == AGORA_ERR_EXISTS ? REFUSE_REPLAYED : REFUSE_FAILED,
+                                        j->m->dispatch_id, &err);
+                drop_job(w, j);
+                goto out;
+        }
         worker_log(LOG_LVL_INFO, "dispatch=%s accepted subagent=%s key=%s", j->m->dispatch_id, j->m->subagent.name,
                    j->m->key_id);
         *ret_reply = advance(w, j);
@@ -576,6 +586,12 @@ void job_blob(worker *w, const json_t *req, const unsigned char *payload, size_t
 
         pthread_mutex_lock(&w->lock);
         j->uploading = false;
+        pthread_cond_broadcast(&w->changed);
+        if (w->draining) {
+                *ret_reply = refuse(w, REFUSE_BUSY, id, "the worker is stopping");
+                drop_job(w, j);
+                goto out;
+        }
         if (r < 0) {
                 json_t *reply = refuse_err(w, REFUSE_MALFORMED, id, &err);
                 j->upload = NULL;
@@ -751,14 +767,18 @@ void job_drain(worker *w, int grace_s)
 
         pthread_mutex_lock(&w->lock);
         w->draining = true;
-        /* Jobs still waiting for blobs have not started: they go now. */
-        for (job *j = w->jobs; j != NULL; j = next) {
-                next = j->next;
-                if (j->state == JOB_PENDING && !j->uploading)
-                        drop_job(w, j);
-        }
-        while (w->running > 0 || w->reserved > 0)
+        for (;;) {
+                /* Jobs still waiting for blobs have not started: they go
+                 * (one in the middle of a chunk goes once it is written). */
+                for (job *j = w->jobs; j != NULL; j = next) {
+                        next = j->next;
+                        if (j->state == JOB_PENDING && !j->uploading)
+                                drop_job(w, j);
+                }
+                if (w->running == 0 && w->reserved == 0)
+                        break;
                 pthread_cond_wait(&w->changed, &w->lock);
+        }
         clock_gettime(CLOCK_REALTIME, &deadline);
         deadline.tv_sec += grace_s;
         /* Give dispatchers the chance to fetch the receipts of the jobs
