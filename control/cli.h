@@ -27,6 +27,9 @@ enum {
         /* The operator's secret key in ctx->seckey, its public half (checked
          * against KEY.pub) in ctx->pubkey; with a registry, the commit identity. */
         CMD_NEEDS_KEY = 1 << 1,
+        /* Only the operator's public key (KEY.pub) in ctx->pubkey: for verbs
+         * that hand it to others to trust, never sign. */
+        CMD_NEEDS_PUBKEY = 1 << 2,
 };
 
 typedef struct cli_command cli_command;
@@ -88,6 +91,8 @@ int cmd_show(cli_ctx *ctx, int argc, char **argv, agora_error_t *err);
 int cmd_log(cli_ctx *ctx, int argc, char **argv, agora_error_t *err);
 int cmd_resolve(cli_ctx *ctx, int argc, char **argv, agora_error_t *err);
 int cmd_verify(cli_ctx *ctx, int argc, char **argv, agora_error_t *err);
+int cmd_dispatch(cli_ctx *ctx, int argc, char **argv, agora_error_t *err);
+int cmd_worker(cli_ctx *ctx, int argc, char **argv, agora_error_t *err);
 
 /* Cleanups for registry handles, in the style of common/cleanup.h. */
 static inline void cli_txn_freep(registry_txn **t)
@@ -133,6 +138,10 @@ int cli_identity(char **ret_name, char **ret_email, agora_error_t *err);
  * into ctx->pubkey and ctx->keyid; if KEY.pub exists it must hold that same
  * public key. */
 int cli_load_seckey(cli_ctx *ctx, agora_error_t *err);
+
+/* Load only the operator's public key, KEY.pub, into ctx->pubkey and
+ * ctx->keyid (a no-op once cli_load_seckey has run). */
+int cli_load_pubkey(cli_ctx *ctx, agora_error_t *err);
 
 /* Fail, naming VERB, unless setup opened the registry: a verb flagged
  * CMD_NEEDS_REGISTRY calls this after its options, before touching ctx->reg. */

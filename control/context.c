@@ -202,6 +202,29 @@ int cli_load_seckey(cli_ctx *ctx, agora_error_t *err)
         return 0;
 }
 
+int cli_load_pubkey(cli_ctx *ctx, agora_error_t *err)
+{
+        const char *pub;
+
+        if (ctx->have_pubkey)
+                return 0;
+        if (cli_key_path(ctx, NULL, &pub, err) < 0)
+                return -1;
+        if (access(pub, F_OK) < 0 && errno == ENOENT)
+                return agora_error_set(err, AGORA_ERR_NOTFOUND, "public key '%s': %s (run agora init or agora keygen)",
+                                       pub, strerror(ENOENT));
+        if (check_regular("public key", pub, err) < 0)
+                return -1;
+        if (sign_pubkey_load(pub, &ctx->pubkey, err) < 0) {
+                if (err != NULL && *err != NULL)
+                        (*err)->kind = AGORA_ERR_FAILED;
+                return -1;
+        }
+        sign_keyid_format(ctx->pubkey.keyid, ctx->keyid);
+        ctx->have_pubkey = true;
+        return 0;
+}
+
 int cli_setup(cli_ctx *ctx, unsigned flags, agora_error_t *err)
 {
         const char *path;
@@ -213,6 +236,8 @@ int cli_setup(cli_ctx *ctx, unsigned flags, agora_error_t *err)
                         return -1;
         }
         if ((flags & CMD_NEEDS_KEY) && cli_load_seckey(ctx, err) < 0)
+                return -1;
+        if ((flags & CMD_NEEDS_PUBKEY) && cli_load_pubkey(ctx, err) < 0)
                 return -1;
         if (ctx->reg != NULL && ctx->have_pubkey) {
                 _cleanup_free_ char *name = NULL, *email = NULL;
