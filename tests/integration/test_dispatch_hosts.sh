@@ -49,7 +49,11 @@ make_pki() {
                 [ "$n" = client ] && cn=dispatcher
                 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "pki/$n.key" -out "pki/$n.csr" \
                         -subj "/CN=$cn" 2>/dev/null
-                printf 'subjectAltName=IP:%s,DNS:%s\n' "$cn" "$cn" >"pki/$n.ext"
+                if [ "$n" = client ]; then
+                        printf 'subjectAltName=DNS:%s\n' "$cn" >"pki/$n.ext"
+                else
+                        printf 'subjectAltName=IP:%s,DNS:%s\n' "$cn" "$cn" >"pki/$n.ext"
+                fi
                 openssl x509 -req -in "pki/$n.csr" -CA pki/ca.pem -CAkey pki/ca.key -CAcreateserial \
                         -out "pki/$n.pem" -days 2 -extfile "pki/$n.ext" 2>/dev/null || fail "openssl cert failed"
         done
@@ -59,7 +63,10 @@ make_pki() {
 
 start_host_worker() { # N: worker N in its namespace, jobs 2
         local i=$1
-        ip netns exec "agt$TAG-w$i" "$WORKER" serve --listen "tls+tcp://10.231.$i.2:$PORT" \
+        # nsenter, not `ip netns exec`: that also makes a mount namespace
+        # with a fresh /sys, without the cgroup hierarchies cages need. A
+        # worker host has its own network and the host's filesystem.
+        nsenter --net="/run/netns/agt$TAG-w$i" "$WORKER" serve --listen "tls+tcp://10.231.$i.2:$PORT" \
                 --trust "${KEY%.key}.pub" --state "$PWD/w$i" --name "w$i" --jobs 2 --queue 4 \
                 --tls-cert "pki/$i.pem" --tls-key "pki/$i.key" --tls-ca pki/ca.pem 2>>"w$i.log" &
         echo $! >"w$i.pid"
@@ -98,15 +105,22 @@ test_hundred_dispatches_across_three_hosts_one_killed() {
         seq 100 | xargs -P 8 -I{} sh -c '"$0" --registry "$1" --key "$2" dispatch slow --env plain --workers workers \
                 --retry 2 --arg {} --json >runs/{}.out 2>runs/{}.err; echo $? >runs/{}.rc' "$AGORA" "$REG" "$KEY" &
         local all=$!
-        # Kill w2 once it has finished some jobs and is running others.
-        local i
-        for i in $(seq 200); do
-                [ "$(ls "$AGORA_STATE/receipts" 2>/dev/null | wc -l)" -ge 20 ] && break
+        # Kill w2 once some dispatches have finished and it is running others.
+        local i busy=0
+        for i in $(seq 400); do
+                if [ "$(ls "$AGORA_STATE/receipts" 2>/dev/null | wc -l)" -ge 20 ] &&
+                        [ "$("$PROBE" send "tls+tcp://10.231.2.2:$PORT" '{"op":"status"}' |
+                                python3 -c 'import json,sys; print(json.load(sys.stdin)["running"])')" -gt 0 ]; then
+                        busy=1
+                        break
+                fi
                 sleep 0.05
         done
-        [ "$(PROBE_TLS_CERT=$AGORA_TLS_CERT "$PROBE" send "tls+tcp://10.231.2.2:$PORT" '{"op":"status"}' |
-                python3 -c 'import json,sys; print(json.load(sys.stdin)["running"])')" -gt 0 ] ||
-                fail "w2 had no running job when it was to be killed"
+        if [ "$busy" = 0 ]; then
+                wait "$all"
+                fail "w2 never had a running job to be killed with"
+                return 1
+        fi
         kill -KILL "$(cat w2.pid)"
         wait "$all"
 
