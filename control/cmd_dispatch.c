@@ -187,9 +187,25 @@ static void manifest_freep(manifest **m)
 /* ---- the bytes a worker may ask for ---- */
 
 typedef struct blob_source {
-        registry_view *view;
+        cli_ctx *ctx;
+        const char *commit; /* the commit the manifest was resolved at */
+        registry_view *view; /* opened on the first blob a worker asks for */
         const manifest *m;
 } blob_source;
+
+/* A resolution from the cache leaves the registry closed: most dispatches
+ * go to a worker that has every blob already. */
+static int source_view(blob_source *src, agora_error_t *err)
+{
+        const char *path;
+
+        if (src->view != NULL)
+                return 0;
+        if (src->ctx->reg == NULL &&
+            (cli_registry_path(src->ctx, &path, err) < 0 || registry_open(path, &src->ctx->reg, err) < 0))
+                return -1;
+        return registry_view_open(src->ctx->reg, src->commit, &src->view, err);
+}
 
 /* A definition's canonical JSON, checked to be the bytes the manifest names. */
 static int definition_bytes(registry_view *view, registry_kind k, const manifest_ref *ref, void **ret, size_t *ret_len,
@@ -213,10 +229,12 @@ static int definition_bytes(registry_view *view, registry_kind k, const manifest
 
 static int blob_get(void *ctx, const agora_hash *h, void **ret, size_t *ret_len, agora_error_t *err)
 {
-        const blob_source *src = ctx;
+        blob_source *src = ctx;
         const manifest *m = src->m;
         char what[128];
 
+        if (source_view(src, err) < 0)
+                return -1;
         if (agora_hash_equal(h, &m->subagent.hash))
                 return definition_bytes(src->view, REGISTRY_SUBAGENT, &m->subagent, ret, ret_len, err);
         if (agora_hash_equal(h, &m->env.hash))
@@ -228,6 +246,31 @@ static int blob_get(void *ctx, const agora_hash *h, void **ret, size_t *ret_len,
                 return registry_view_blob(src->view, h, what, ret, ret_len, err);
         }
         return agora_error_set(err, AGORA_ERR_NOTFOUND, "not named by the manifest");
+}
+
+/* The resolution of SUBAGENT with ENV at the registry's head: from the
+ * cache when the head is one already resolved, else from the registry
+ * (which is then left open in ctx->reg, and VIEW at that commit). */
+static int resolve(cli_ctx *ctx, const char *state, const char *subagent, const char *env, registry_view **view,
+                   json_t **ret_resolved, json_t **ret_env, agora_error_t *err)
+{
+        _cleanup_error_ agora_error_t miss = NULL;
+        char head[41];
+        const char *path;
+
+        if (cli_registry_path(ctx, &path, err) < 0)
+                return -1;
+        if (registry_head_peek(path, head, &miss) == 0 &&
+            resolve_cache_load(state, head, subagent, env, ret_resolved, ret_env) > 0)
+                return 0;
+        if (registry_open(path, &ctx->reg, err) < 0 || registry_view_open(ctx->reg, NULL, view, err) < 0 ||
+            resolve_subagent(*view, subagent, env, ret_resolved, err) < 0 ||
+            registry_view_get(*view, REGISTRY_ENV, env, ret_env, NULL, err) < 0)
+                return -1;
+        /* A cache that cannot be written costs the next dispatch time, not
+         * this one its result. */
+        (void)resolve_cache_store(state, *ret_resolved, *ret_env, &miss);
+        return 0;
 }
 
 /* ---- events ---- */
@@ -668,18 +711,13 @@ int cmd_dispatch(cli_ctx *ctx, int argc, char **argv, agora_error_t *err)
         r = -1;
         if (agora_name_check("subagent", o.subagent, err) < 0 || agora_name_check("env", o.env, err) < 0)
                 return -1;
-        if (cli_need_registry(ctx, verb, err) < 0)
-                return -1;
-
         if (state_dir(&state, err) < 0 || dispatch_tls_resolve(state, o.tls_cert, o.tls_key, o.tls_ca, &tls, err) < 0)
                 goto out;
         if (local_worker_init(state, &lw, err) < 0 ||
             workers_select(state, o.workers_file, o.urls, o.n_urls, &tls.tls, &lw, &w, err) < 0)
                 goto out;
 
-        if (registry_view_open(ctx->reg, NULL, &view, err) < 0 ||
-            resolve_subagent(view, o.subagent, o.env, &resolved, err) < 0 ||
-            registry_view_get(view, REGISTRY_ENV, o.env, &env_def, NULL, err) < 0)
+        if (resolve(ctx, state, o.subagent, o.env, &view, &resolved, &env_def, err) < 0)
                 goto out;
         /* Every reference must resolve before anything is signed; the
          * values go again at once, and are read afresh for each submit. */
@@ -702,7 +740,7 @@ int cmd_dispatch(cli_ctx *ctx, int argc, char **argv, agora_error_t *err)
                 goto out;
         }
         {
-                blob_source src = {.view = view, .m = m};
+                blob_source src = {.ctx = ctx, .commit = m->registry_commit, .view = take_ptr(view), .m = m};
                 dispatch_job job = {.m = m, .text = text, .len = len, .sig = sig, .blob = blob_get, .blob_ctx = &src};
                 run rn = {.o = &o,
                           .w = &w,
@@ -715,6 +753,8 @@ int cmd_dispatch(cli_ctx *ctx, int argc, char **argv, agora_error_t *err)
 
                 r = run_job(&rn, err);
                 dispatch_survey_free(rn.survey);
+                if (src.view != NULL)
+                        registry_view_free(src.view);
         }
 out:
         dispatch_workers_release(&w);

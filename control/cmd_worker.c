@@ -318,6 +318,11 @@ int local_worker_ensure(cli_ctx *ctx, const local_worker *lw, unsigned jobs, ago
         bool started;
         pid_t pid;
 
+        /* The common case, without the lock or a status round trip: the
+         * worker the pid file names is alive. If it does not answer, the
+         * dispatch itself says so. */
+        if (running_pid(lw) > 0)
+                return 0;
         return ensure(ctx, lw, jobs, &pid, &started, err);
 }
 

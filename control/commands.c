@@ -23,9 +23,9 @@ const cli_command cli_commands[] = {
         {"log", cmd_log, "print the registry's history", CMD_NEEDS_REGISTRY},
         {"resolve", cmd_resolve, "print the exact content a dispatch would run", CMD_NEEDS_REGISTRY},
         {"verify", cmd_verify, "re-hash and re-check every object", CMD_NEEDS_REGISTRY},
-        /* Signs the manifest: the secret key, as for a commit. */
-        {"dispatch", cmd_dispatch, "run a subagent on a worker and keep its signed receipt",
-         CMD_NEEDS_REGISTRY | CMD_NEEDS_KEY},
+        /* Signs the manifest: the secret key, as for a commit. Opens the
+         * registry itself, only when its resolution cache cannot answer. */
+        {"dispatch", cmd_dispatch, "run a subagent on a worker and keep its signed receipt", CMD_NEEDS_KEY},
         /* Hands the public key to the local worker to trust; signs nothing. */
         {"worker", cmd_worker, "start, stop or show the local worker", CMD_NEEDS_PUBKEY},
         {NULL, NULL, NULL, 0},

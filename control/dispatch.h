@@ -7,6 +7,7 @@
  *
  *   workers.c          where things are: the state directory, the workers
  *                      file, the local worker's files, the TLS client files
+ *   resolve_cache.c    resolutions already made, by registry commit
  *   secrets.c          an env's secret references, resolved into locked memory
  *   dispatch_client.c  the NNG client: requests, the capacity survey,
  *                      submit and blob upload, events, release
@@ -82,6 +83,16 @@ void local_worker_release(local_worker *lw);
  * local worker LW. Each URL is checked with net_url_check() and TLS. */
 int workers_select(const char *state, const char *file, char *const *urls, size_t n_urls, const net_tls *tls,
                    const local_worker *lw, dispatch_workers *ret, agora_error_t *err);
+
+/* ---- resolve_cache.c ---- */
+
+/* 1 and the cached resolution and env definition of SUBAGENT with ENV at
+ * COMMIT; 0 when there is none (or it is not what its name promises). */
+int resolve_cache_load(const char *state, const char *commit, const char *subagent, const char *env,
+                       json_t **ret_resolved, json_t **ret_env);
+/* Keep RESOLVED (with its env definition) for its commit, dropping entries
+ * of other commits. */
+int resolve_cache_store(const char *state, const json_t *resolved, const json_t *env_def, agora_error_t *err);
 
 /* ---- secrets.c ---- */
 

@@ -101,7 +101,6 @@ static int parse_globals(cli_ctx *ctx, int argc, char **argv, agora_error_t *err
         return optind;
 }
 
-static bool registry_ready;
 
 /* A failure after the verb moved the registry's branch must not read as if
  * nothing happened: say what was committed, then what failed. WRITING: the
@@ -131,9 +130,7 @@ static int run(cli_ctx *ctx, int argc, char **argv, agora_error_t *err)
         if (ctx->cmd == NULL)
                 return agora_error_set(err, AGORA_ERR_USAGE, "'%s' is not a verb (see agora --help)", argv[verb]);
 
-        if (registry_global_init(err) < 0)
-                return -1;
-        registry_ready = true;
+        /* libgit2 starts when a verb opens a registry (registry_open). */
         if (sign_init(err) < 0)
                 return -1;
         argc -= verb;
@@ -161,8 +158,7 @@ int main(int argc, char **argv)
 
         r = run(&ctx, argc, argv, &err);
         cli_ctx_release(&ctx);
-        if (registry_ready)
-                registry_global_shutdown();
+        registry_global_shutdown();
         if (r < 0) {
                 fflush(stdout);
                 if (ctx.usage_error)

@@ -40,9 +40,18 @@ const char *registry_kind_name(registry_kind k);
 /* Parse "capability"/"capabilities" etc.; -1 (AGORA_ERR_USAGE) otherwise. */
 int registry_kind_parse(const char *s, registry_kind *ret, agora_error_t *err);
 
-/* Library lifetime: git_libgit2_init() and friends. Call once from main. */
+/* Library lifetime: git_libgit2_init() and friends. registry_open and
+ * registry_init call it when needed, so that a program that never opens a
+ * registry never pays for libgit2's start-up (with mbedTLS it parses the
+ * system's CA bundle, ~6 ms). Shutdown does nothing if init never ran. */
 int registry_global_init(agora_error_t *err);
 void registry_global_shutdown(void);
+
+/* The commit the registry at PATH has checked out (HEAD's branch), read from
+ * its ref files without libgit2: 40 hex digits into OUT. Anything unusual
+ * (a detached or missing HEAD, a ref that is neither loose nor packed) is
+ * an error, and the caller opens the registry instead. */
+int registry_head_peek(const char *path, char out[41], agora_error_t *err);
 
 /* Create a new registry at PATH (created, with its parents, if missing; must
  * be an empty directory if it exists) with its first commit. The registry is

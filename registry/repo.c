@@ -95,10 +95,15 @@ int registry_commit_write(git_repository *repo, const git_signature *author, con
         return rc;
 }
 
+static bool global_ready;
+
 int registry_global_init(agora_error_t *err)
 {
+        if (global_ready)
+                return 0;
         if (git_libgit2_init() < 0)
                 return registry_git_error(err, -1, "libgit2");
+        global_ready = true;
         /* libgit2 re-hashes every object it reads with collision-detecting
          * SHA-1 (about 1 s per 200 MB). Every read the registry returns is
          * already checked against its sha256 name, which is the hash agora
@@ -112,6 +117,9 @@ int registry_global_init(agora_error_t *err)
 
 void registry_global_shutdown(void)
 {
+        if (!global_ready)
+                return;
+        global_ready = false;
         git_libgit2_shutdown();
 }
 
@@ -248,7 +256,7 @@ int registry_init(const char *path, const char *author_name, const char *author_
         const char *parent, *base;
         char *slash;
 
-        if (registry_init_check(path, err) < 0)
+        if (registry_global_init(err) < 0 || registry_init_check(path, err) < 0)
                 return -1;
         copy = strdup(path);
         if (copy == NULL)
@@ -366,6 +374,8 @@ int registry_open(const char *path, registry **ret, agora_error_t *err)
         struct stat st;
         int rc;
 
+        if (registry_global_init(err) < 0)
+                return -1;
         if (stat(path, &st) < 0) {
                 if (errno == ENOENT)
                         return agora_error_set(err, AGORA_ERR_NOTFOUND, "'%s': no registry here (run agora init)",
