@@ -101,7 +101,6 @@ static int parse_globals(cli_ctx *ctx, int argc, char **argv, agora_error_t *err
         return optind;
 }
 
-
 /* A failure after the verb moved the registry's branch must not read as if
  * nothing happened: say what was committed, then what failed. WRITING: the
  * failure was writing the result to stdout (a full disk, a closed pipe). */

@@ -50,7 +50,8 @@ int registry_head_peek(const char *path, char out[41], agora_error_t *err)
         ref[n] = '\0';
         if (read_small(path, ref, &loose, &miss) == 0) {
                 if (strlen(loose) < 40 || !is_hex40(loose) || (loose[40] != '\n' && loose[40] != '\0'))
-                        return agora_error_set(err, AGORA_ERR_FAILED, "registry '%s': %s is not a commit id", path, ref);
+                        return agora_error_set(err, AGORA_ERR_FAILED, "registry '%s': %s is not a commit id", path,
+                                               ref);
                 memcpy(out, loose, 40);
                 out[40] = '\0';
                 return 0;
