@@ -73,9 +73,13 @@ void cage_signals_reset(void)
         sigset_t none;
 
         sigemptyset(&none);
-        signal(SIGPIPE, SIG_DFL);
-        for (size_t i = 0; i < ARRAY_SIZE(stop_signals); i++)
-                signal(stop_signals[i], SIG_DFL);
+        /* Every disposition, not only the ones agora-cage changed: an
+         * ignored signal survives execve, and whoever started agora-cage
+         * (a shell's background job ignores SIGINT and SIGQUIT, a daemon
+         * SIGPIPE) must not decide what the program may be sent. */
+        for (int sig = 1; sig < NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        signal(sig, SIG_DFL);
         sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
