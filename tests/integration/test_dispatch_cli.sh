@@ -8,10 +8,8 @@
 # cached blobs reused, a lost worker retried, the local worker started,
 # reported and stopped.
 #
-# The dispatches run the job in a stand-in for agora-cage (AGORA_CAGE_BIN)
-# that speaks its fd protocol without building a cage, so that what is
-# tested is the dispatch and not the cage; test_real_cage runs the sample
-# in the real one.
+# Every dispatch runs its job in a real agora-cage: the sample subagent, or
+# a capability script that does what its arguments say (tool_subagent).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dispatch_lib.sh"
 
@@ -45,30 +43,29 @@ cleanup() {
         return 0
 }
 
-# A stand-in agora-cage: reads the environment from fd 4, says setup.ran
-# and, last, the result on fd 3; the job's arguments say what it does.
-stand_in_cage() {
-        cat >"$PWD/cage" <<'EOF'
+# The job the dispatch tests run, in a real cage: capability "tool", whose
+# script does what its arguments say, becomes subagent echo's entrypoint.
+tool_subagent() {
+        mkdir -p tool/bin
+        cat >tool/bin/run <<'EOF'
 #!/bin/sh
-while [ $# -gt 0 ] && [ "$1" != "--" ]; do shift; done
-shift 2 # "--" and the entrypoint
-env=$(tr '\0' '\n' <&4)
-echo '{"event":"setup.ran","setup_us":4321}' >&3
 code=0
 for a in "$@"; do
         case "$a" in
         out=*) printf '%s\n' "${a#out=}" ;;
         err=*) printf '%s\n' "${a#err=}" >&2 ;;
-        env=*) printf '%s\n' "$env" | grep "^${a#env=}=" ;;
+        env=*) printf '%s=%s\n' "${a#env=}" "$(/usr/bin/printenv "${a#env=}")" ;;
         bin) printf '\377\376\000x' ;;
-        sleep=*) sleep "${a#sleep=}" ;;
+        sleep=*) /bin/sleep "${a#sleep=}" ;;
         exit=*) code=${a#exit=} ;;
         esac
 done
-printf '{"event":"result","exit_code":%d,"signal":0,"reason":"exited"}\n' "$code" >&3
+exit "$code"
 EOF
-        chmod +x "$PWD/cage"
-        export AGORA_CAGE_BIN="$PWD/cage"
+        chmod +x tool/bin/run
+        ag register capability tool tool >/dev/null &&
+                ag register subagent echo --entrypoint /cap/tool/bin/run --capability tool >/dev/null ||
+                fail "registering the tool subagent failed"
 }
 
 need_worker() {
@@ -241,15 +238,15 @@ test_unreachable_worker_is_an_error() {
 test_local_worker_runs_the_job_and_keeps_the_receipt() {
         setup
         need_worker
-        stand_in_cage
+        tool_subagent
         run ag dispatch echo --env demo --arg out=hello --arg err=oops --arg env=DEMO_TOKEN --arg exit=7
         expect_rc 7
         [ "$out" = "hello
 DEMO_TOKEN=s3cr3t-t0ken-value" ] || fail "stdout: $out"
         id=$(printf '%s' "$err" | sed -n 's/^agora: dispatch \([0-9a-f]*\): worker.boot on local$/\1/p')
         [ -n "$id" ] || fail "no worker.boot line: $err"
-        [ "$(printf '%s\n' "$err" | grep -v '^oops$')" = "agora: dispatch $id: worker.boot on local
-agora: dispatch $id: setup.ran in 4 ms
+        [ "$(printf '%s\n' "$err" | grep -v '^oops$' | sed 's/setup.ran in [0-9]* ms/setup.ran in MS ms/')" = "agora: dispatch $id: worker.boot on local
+agora: dispatch $id: setup.ran in MS ms
 agora: dispatch $id: finished: exit 7 (exited), receipt $PWD/state/receipts/$id.json" ] || fail "stderr: $err"
         printf '%s' "$err" | grep -qx oops || fail "stderr of the job not streamed: $err"
         [ "$(stat -c %a state/receipts/$id.json)" = 600 ] || fail "receipt mode"
@@ -274,7 +271,7 @@ agora: dispatch $id: finished: exit 7 (exited), receipt $PWD/state/receipts/$id.
 test_json_events_one_line_each() {
         setup
         need_worker
-        stand_in_cage
+        tool_subagent
         # The pause lets the worker read the two writes as two chunks.
         run ag dispatch echo --env demo --json --arg out=hi --arg sleep=0.3 --arg bin --arg exit=3
         expect_rc 3
@@ -302,7 +299,7 @@ assert json.loads(f["receipt"])["exitCode"]==3' || fail "events: $out"
 test_lost_worker_is_retried_elsewhere_with_the_same_manifest() {
         setup
         need_worker
-        stand_in_cage
+        tool_subagent
         start_worker w1 --jobs 1
         start_worker w2 --jobs 1
         trap cleanup EXIT
@@ -340,7 +337,7 @@ test_lost_worker_is_retried_elsewhere_with_the_same_manifest() {
 test_least_busy_worker_is_chosen() {
         setup
         need_worker
-        stand_in_cage
+        tool_subagent
         start_worker w1 --jobs 1 --queue 1
         start_worker w2 --jobs 1 --queue 1
         trap cleanup EXIT
@@ -362,7 +359,7 @@ test_least_busy_worker_is_chosen() {
 test_all_busy_gives_up_before_the_manifest_expires() {
         setup
         need_worker
-        stand_in_cage
+        tool_subagent
         start_worker w1 --jobs 1 --queue 1
         trap cleanup EXIT
         printf 'ipc://%s/w1.sock w1/worker.pub\n' "$PWD" >workers
@@ -385,7 +382,7 @@ test_all_busy_gives_up_before_the_manifest_expires() {
 test_refusal_is_one_line_and_not_retried() {
         setup
         need_worker
-        stand_in_cage
+        tool_subagent
         # A worker that trusts another key.
         "$AGORA" keygen --out "$PWD/other.key" >/dev/null 2>&1 || fail "keygen failed"
         KEY_SAVED=$KEY KEY=$PWD/other.key
@@ -460,7 +457,6 @@ test_worker_binary_missing_is_an_error() {
 test_real_cage() {
         setup
         need_worker
-        "$AGORA_BIN/agora-cage" --help 2>&1 | grep -q -- --events-fd || skip "agora-cage has no --events-fd yet"
         run ag dispatch echo --env demo --arg hi
         ag worker stop >/dev/null
         expect_rc 0
