@@ -334,6 +334,54 @@ test_lost_worker_is_retried_elsewhere_with_the_same_manifest() {
                 fail "stderr: $(cat e)"
 }
 
+test_sigterm_drains_the_running_job_then_exits() {
+        setup
+        need_worker
+        tool_subagent
+        start_worker w1 --jobs 1
+        trap cleanup EXIT
+        printf 'ipc://%s/w1.sock w1/worker.pub\n' "$PWD" >workers
+        ag dispatch echo --env demo --workers workers --arg sleep=1.5 --arg out=drained >o 2>e &
+        pid=$!
+        for _ in $(seq 50); do grep -q 'worker.boot on w1' e && break; sleep 0.1; done
+        wpid=$(cat w1.pid)
+        kill -TERM "$wpid"
+        # While it drains it takes no new job…
+        sleep 0.2
+        run "$PROBE" send "ipc://$PWD/w1.sock" '{"op":"status"}'
+        printf '%s' "$out" | grep -q '"draining":true' || fail "status while draining: $out"
+        make_manifest late.json
+        run "$PROBE" send "ipc://$PWD/w1.sock" "$(submit_header "$(sign_manifest "$KEY" late.json)")"
+        printf '%s' "$out" | grep -q '"code":"busy","error":"the worker is stopping"' || fail "late submit: $out"
+        # …and the running one finishes with its receipt before the worker exits 0.
+        wait "$pid" && rc=0 || rc=$?
+        [ "$rc" = 0 ] || fail "exit $rc: $(cat e)"
+        [ "$(cat o)" = drained ] || fail "stdout: $(cat o)"
+        wait "$wpid" && wrc=0 || wrc=$?
+        [ "$wrc" = 0 ] || fail "worker exited $wrc"
+        grep -q 'draining 1 job' w1.log || fail "no drain line in the log: $(cat w1.log)"
+        [ "$(ls state/receipts | wc -l)" = 1 ] || fail "receipts: $(ls state/receipts)"
+}
+
+test_secrets_never_reach_the_worker_disk_or_command_lines() {
+        setup
+        need_worker
+        tool_subagent
+        run ag dispatch echo --env demo --arg env=DEMO_TOKEN --arg sleep=1 &
+        sleep 0.6
+        # While the job runs: no process's command line holds the value.
+        for p in /proc/[0-9]*; do
+                if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q "$AGORA_DEMO_TOKEN"; then
+                        fail "the secret is on the command line of $(tr '\0' ' ' <"$p/cmdline")"
+                fi
+        done
+        wait
+        grep -rqa "$AGORA_DEMO_TOKEN" state && fail "the secret is in the state directory: $(grep -rla "$AGORA_DEMO_TOKEN" state)"
+        grep -rqa "$AGORA_DEMO_TOKEN" "$REG" && fail "the secret is in the registry"
+        ag worker stop >/dev/null
+        return 0
+}
+
 test_least_busy_worker_is_chosen() {
         setup
         need_worker
