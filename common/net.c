@@ -198,23 +198,14 @@ fail:
 
 int net_msg_encode(const json_t *header, const void *payload, size_t len, nng_msg **ret, agora_error_t *err)
 {
-        _cleanup_free_ char *h = json_dumps(header, JSON_COMPACT);
+        _cleanup_free_ char *h = NULL;
         unsigned char prefix[WIRE_PREFIX_LEN];
         nng_msg *m = NULL;
         size_t hlen;
         int rv;
 
-        if (h == NULL)
-                return agora_error_set_errno(err, ENOMEM, "message header");
-        hlen = strlen(h);
-        if (hlen > WIRE_HEADER_MAX)
-                return agora_error_set(err, AGORA_ERR_USAGE, "message header: %zu bytes, above the limit of %u", hlen,
-                                       WIRE_HEADER_MAX);
-        memcpy(prefix, WIRE_MAGIC, 4);
-        prefix[4] = (unsigned char)(hlen >> 24);
-        prefix[5] = (unsigned char)(hlen >> 16);
-        prefix[6] = (unsigned char)(hlen >> 8);
-        prefix[7] = (unsigned char)hlen;
+        if (wire_header(header, &h, &hlen, prefix, err) < 0)
+                return -1;
         if ((rv = nng_msg_alloc(&m, 0)) != 0 || (rv = nng_msg_reserve(m, sizeof(prefix) + hlen + len)) != 0 ||
             (rv = nng_msg_append(m, prefix, sizeof(prefix))) != 0 || (rv = nng_msg_append(m, h, hlen)) != 0 ||
             (len > 0 && (rv = nng_msg_append(m, payload, len)) != 0)) {

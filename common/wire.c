@@ -13,11 +13,10 @@
 #include "common/cleanup.h"
 #include "common/wire.h"
 
-int wire_encode(const json_t *header, const void *payload, size_t len, unsigned char **ret, size_t *ret_len,
+int wire_header(const json_t *header, char **ret_json, size_t *ret_len, unsigned char prefix[WIRE_PREFIX_LEN],
                 agora_error_t *err)
 {
         _cleanup_free_ char *h = json_dumps(header, JSON_COMPACT);
-        unsigned char *buf;
         size_t hlen;
 
         if (h == NULL)
@@ -26,14 +25,29 @@ int wire_encode(const json_t *header, const void *payload, size_t len, unsigned 
         if (hlen > WIRE_HEADER_MAX)
                 return agora_error_set(err, AGORA_ERR_USAGE, "message header: %zu bytes, above the limit of %u", hlen,
                                        WIRE_HEADER_MAX);
+        memcpy(prefix, WIRE_MAGIC, 4);
+        prefix[4] = (unsigned char)(hlen >> 24);
+        prefix[5] = (unsigned char)(hlen >> 16);
+        prefix[6] = (unsigned char)(hlen >> 8);
+        prefix[7] = (unsigned char)hlen;
+        *ret_json = take_ptr(h);
+        *ret_len = hlen;
+        return 0;
+}
+
+int wire_encode(const json_t *header, const void *payload, size_t len, unsigned char **ret, size_t *ret_len,
+                agora_error_t *err)
+{
+        _cleanup_free_ char *h = NULL;
+        unsigned char prefix[WIRE_PREFIX_LEN], *buf;
+        size_t hlen;
+
+        if (wire_header(header, &h, &hlen, prefix, err) < 0)
+                return -1;
         buf = malloc(WIRE_PREFIX_LEN + hlen + len + 1);
         if (buf == NULL)
                 return agora_error_set_errno(err, ENOMEM, "message");
-        memcpy(buf, WIRE_MAGIC, 4);
-        buf[4] = (unsigned char)(hlen >> 24);
-        buf[5] = (unsigned char)(hlen >> 16);
-        buf[6] = (unsigned char)(hlen >> 8);
-        buf[7] = (unsigned char)hlen;
+        memcpy(buf, prefix, WIRE_PREFIX_LEN);
         memcpy(buf + WIRE_PREFIX_LEN, h, hlen);
         if (len > 0)
                 memcpy(buf + WIRE_PREFIX_LEN + hlen, payload, len);

@@ -21,6 +21,11 @@
 /* What a worker lets NNG accept (NNG_OPT_RECVMAXSZ): one chunk and its header. */
 #define WIRE_RECV_MAX (WIRE_CHUNK_MAX + WIRE_HEADER_MAX + WIRE_PREFIX_LEN)
 
+/* HEADER as compact JSON (malloc'd, within WIRE_HEADER_MAX) and the prefix
+ * that goes before it: what every encoder writes first. */
+int wire_header(const json_t *header, char **ret_json, size_t *ret_len, unsigned char prefix[WIRE_PREFIX_LEN],
+                agora_error_t *err);
+
 /* Encode HEADER (compact JSON) and PAYLOAD into one malloc'd buffer. */
 int wire_encode(const json_t *header, const void *payload, size_t len, unsigned char **ret, size_t *ret_len,
                 agora_error_t *err);

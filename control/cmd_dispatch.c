@@ -288,16 +288,6 @@ static int print_json_line(const json_t *o, agora_error_t *err)
         return 0;
 }
 
-/* A worker's word on the operator's terminal: no escape sequences. */
-static void sanitize(const char *in, char *out, size_t size)
-{
-        size_t i = 0;
-
-        for (; in != NULL && *in != '\0' && i + 1 < size; in++)
-                out[i++] = ((unsigned char)*in < 0x20 || *in == 0x7f) ? '?' : *in;
-        out[i] = '\0';
-}
-
 /* An output chunk: raw to our own stream, or one JSON line with the
  * bytes as "text" when they are UTF-8 (and hold no NUL), else as "data". */
 static int output_event(const run *r, json_t *line, bool is_stdout, agora_error_t *err)
@@ -376,8 +366,8 @@ static int finished_event(const run *r, size_t wi, json_t *line, int *ret_exit, 
                 json_object_set_new(line, "receiptPath", json_string(path));
                 return print_json_line(line, err);
         }
-        sanitize(json_string_value(json_object_get(line, "reason")), reason, sizeof(reason));
-        sanitize(json_string_value(json_object_get(line, "error")), msg, sizeof(msg));
+        dispatch_sanitize(json_string_value(json_object_get(line, "reason")), reason, sizeof(reason));
+        dispatch_sanitize(json_string_value(json_object_get(line, "error")), msg, sizeof(msg));
         fprintf(stderr, "agora: dispatch %s: finished: exit %d (%s%s%s), receipt %s\n", id, *ret_exit, reason,
                 msg[0] != '\0' ? ": " : "", msg, path);
         return 0;
@@ -405,7 +395,7 @@ static int handle_event(const run *r, size_t wi, const json_t *ev, bool *ret_fin
         if (r->o->json)
                 return print_json_line(line, err);
         if (strcmp(name, "worker.boot") == 0) {
-                sanitize(json_string_value(json_object_get(ev, "worker")), word, sizeof(word));
+                dispatch_sanitize(json_string_value(json_object_get(ev, "worker")), word, sizeof(word));
                 fprintf(stderr, "agora: dispatch %s: worker.boot on %s\n", id, word);
         } else if (strcmp(name, "setup.ran") == 0) {
                 json_int_t us = json_integer_value(json_object_get(ev, "setup_us"));

@@ -192,6 +192,10 @@ static inline void dispatch_survey_freep(dispatch_survey **s)
 }
 #define _cleanup_survey_ _cleanup_(dispatch_survey_freep)
 
+/* A worker's text for one line of the operator's terminal: control bytes
+ * (escape sequences, line breaks) become '?', and it is cut at SIZE. */
+void dispatch_sanitize(const char *in, char *out, size_t size);
+
 /* ---- cmd_worker.c ---- */
 
 /* Start the local worker unless it already runs (and answers), trusting

@@ -82,9 +82,7 @@ int dispatch_conn_open(const char *url, const net_tls *tls, dispatch_conn **ret,
         return 0;
 }
 
-/* A worker's text on one line of the operator's terminal: no escape
- * sequences, no line breaks, bounded. */
-static void sanitize(const char *in, char *out, size_t size)
+void dispatch_sanitize(const char *in, char *out, size_t size)
 {
         size_t i = 0;
 
@@ -127,8 +125,8 @@ int dispatch_request(dispatch_conn *c, const json_t *req, const void *payload, s
                 const char *code = json_string_value(json_object_get(h, "code"));
                 char safe_code[sizeof(why->code)], text[REFUSAL_TEXT_MAX];
 
-                sanitize(code != NULL ? code : "unknown", safe_code, sizeof(safe_code));
-                sanitize(json_string_value(json_object_get(h, "error")), text, sizeof(text));
+                dispatch_sanitize(code != NULL ? code : "unknown", safe_code, sizeof(safe_code));
+                dispatch_sanitize(json_string_value(json_object_get(h, "error")), text, sizeof(text));
                 why->kind = DISPATCH_FAIL_REFUSED;
                 memcpy(why->code, safe_code, sizeof(why->code));
                 return agora_error_set(err, AGORA_ERR_FAILED, "worker '%s' refused (%s): %s", c->url, safe_code,

@@ -24,6 +24,7 @@
 #include "common/hash.h"
 #include "common/name.h"
 #include "common/schema.h"
+#include "common/strv.h"
 #include "worker/cage.h"
 
 #define EXIT_SETUP 125
@@ -85,13 +86,8 @@ static void print_help(void)
 
 static int push(char ***v, size_t *n, char *s, agora_error_t *err)
 {
-        char **grown = realloc(*v, (*n + 2) * sizeof(char *));
-
-        if (grown == NULL)
-                return agora_error_set_errno(err, ENOMEM, "agora-cage: arguments");
-        grown[(*n)++] = s;
-        grown[*n] = NULL;
-        *v = grown;
+        if (strv_push(v, n, s) < 0)
+                return agora_error_set_errno(err, ENOMEM, "%s", "agora-cage: arguments");
         return 0;
 }
 

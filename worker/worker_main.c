@@ -21,6 +21,7 @@
 #include "common/fsutil.h"
 #include "common/name.h"
 #include "common/schema.h"
+#include "common/strv.h"
 #include "worker/worker-internal.h"
 
 #define DEFAULT_STATE "/var/lib/agora-worker"
@@ -59,13 +60,8 @@ typedef struct opts {
 
 static int push(char ***v, size_t *n, char *s, agora_error_t *err)
 {
-        char **grown = realloc(*v, (*n + 2) * sizeof(char *));
-
-        if (grown == NULL)
-                return agora_error_set_errno(err, ENOMEM, "arguments");
-        grown[(*n)++] = s;
-        grown[*n] = NULL;
-        *v = grown;
+        if (strv_push(v, n, s) < 0)
+                return agora_error_set_errno(err, ENOMEM, "%s", "arguments");
         return 0;
 }
 
