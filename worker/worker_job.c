@@ -25,7 +25,11 @@
 #define PENDING_TTL_MS (60 * 1000) /* a job whose blobs never come */
 #define FINISHED_TTL_MS (300 * 1000) /* a finished job nobody fetched */
 #define EVENTS_WAIT_MS 1000 /* the heartbeat: an events request is answered within this */
-#define EVENTS_REPLY_MAX (2u << 20) /* event bytes per reply */
+/* Event bytes per reply: events travel in the reply's header, which must stay
+ * within WIRE_HEADER_MAX; a reply is one round trip, output is never lost. */
+#define EVENTS_REPLY_MAX (256u << 10)
+/* One more event may go past it: a 64 KiB chunk in base64, and its keys. */
+_Static_assert(EVENTS_REPLY_MAX + (128u << 10) < WIRE_HEADER_MAX, "an events reply fits a message header");
 #define DEF_MAX (1u << 20) /* a definition blob */
 #define SECRETS_MAX (1u << 20)
 

@@ -33,10 +33,11 @@ start_worker() {
         wait_worker "ipc://$PWD/$name.sock" || fail "worker $name did not start: $(cat "$PWD/$name.log")"
 }
 
-wait_worker() { # URL: until a status request answers (5 s)
-        local i
-        for i in $(seq 50); do
-                "$PROBE" send "$1" '{"op":"status"}' >/dev/null 2>&1 && return 0
+wait_worker() { # URL: until a status request answers, 5 s at most in all
+        local end=$((SECONDS + 5))
+        [ -x "$WORKER" ] || return 1
+        while [ "$SECONDS" -lt "$end" ]; do
+                PROBE_TIMEOUT_MS=500 "$PROBE" send "$1" '{"op":"status"}' >/dev/null 2>&1 && return 0
                 sleep 0.1
         done
         return 1

@@ -56,6 +56,7 @@ for a in "$@"; do
         err=*) printf '%s\n' "${a#err=}" >&2 ;;
         env=*) printf '%s=%s\n' "${a#env=}" "$(/usr/bin/printenv "${a#env=}")" ;;
         bin) printf '\377\376\000x' ;;
+        big=*) /usr/bin/head -c "${a#big=}" /dev/zero | /usr/bin/tr '\0' x ;;
         sleep=*) /bin/sleep "${a#sleep=}" ;;
         exit=*) code=${a#exit=} ;;
         esac
@@ -69,7 +70,8 @@ EOF
 }
 
 need_worker() {
-        [ -x "$WORKER" ] || skip "no agora-worker in $AGORA_BIN"
+        # Part of the build: missing is a failure, never a skip.
+        [ -x "$WORKER" ] || fail "no agora-worker in $AGORA_BIN (build it: scons)"
 }
 
 # verify_receipt FILE PUB: the stored receipt's signature checks out.
@@ -332,6 +334,23 @@ test_lost_worker_is_retried_elsewhere_with_the_same_manifest() {
         [ "$rc" = 1 ] || fail "exit $rc: $(cat e)"
         grep -Eq "^agora: dispatch [0-9a-f]{32}: worker 'ipc://$PWD/w3.sock' stopped answering \(after [0-9]+ s\)$" e ||
                 fail "stderr: $(cat e)"
+}
+
+test_large_output_is_streamed_whole_and_hashed_in_the_receipt() {
+        setup
+        need_worker
+        tool_subagent
+        # 3 MB: many chunks, more than one events reply, below the profile's 4M cap.
+        ag dispatch echo --env demo --arg big=3000000 >big.out 2>big.err || fail "exit $?: $(cat big.err)"
+        [ "$(stat -c %s big.out)" = 3000000 ] || fail "got $(stat -c %s big.out) bytes"
+        [ -z "$(tr -d x <big.out | head -c 1)" ] || fail "output is not all x"
+        id=$(sed -n 's/^agora: dispatch \([0-9a-f]*\): worker.boot on local$/\1/p' big.err)
+        python3 - "state/receipts/$id.json" "$(sha256sum big.out | cut -c1-64)" <<'PY' || fail "receipt does not describe the output"
+import json, sys
+r = json.loads(json.load(open(sys.argv[1]))["receipt"])
+assert r["stdout"] == {"bytes": 3000000, "sha256": "sha256:" + sys.argv[2], "truncated": False}, r["stdout"]
+PY
+        ag worker stop >/dev/null
 }
 
 test_sigterm_drains_the_running_job_then_exits() {

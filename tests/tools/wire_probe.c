@@ -9,7 +9,8 @@
  *   wire-probe sign KEY MANIFEST-JSON-FILE           canonical text and a signature with KEY:
  *                                                    {"manifest":TEXT,"signature":TEXT}
  *
- * TLS files for tls+tcp:// come from $PROBE_TLS_CERT, $PROBE_TLS_KEY, $PROBE_TLS_CA.
+ * TLS files for tls+tcp:// come from $PROBE_TLS_CERT, $PROBE_TLS_KEY, $PROBE_TLS_CA;
+ * $PROBE_TIMEOUT_MS bounds the wait for a reply (5000).
  * Exit 0 when a reply came (whatever it says), 1 when none did.
  */
 #include <nng/nng.h>
@@ -25,6 +26,15 @@
 #include "common/fsutil.h"
 #include "common/net.h"
 #include "common/sign.h"
+
+/* How long to wait for a reply: $PROBE_TIMEOUT_MS, else 5 s. */
+static int timeout_ms(void)
+{
+        const char *s = getenv("PROBE_TIMEOUT_MS");
+        int ms = s != NULL ? atoi(s) : 0;
+
+        return ms > 0 ? ms : 5000;
+}
 
 static net_tls tls_from_env(void)
 {
@@ -86,7 +96,7 @@ static int cmd_send(const char *url, const char *header, const char *payload_fil
         }
         if (payload_file != NULL && fs_read_file(payload_file, 64u << 20, &payload, &plen, &err) < 0)
                 return fail(take_ptr(err));
-        if (open_req(url, &s, &ctx, &err) < 0 || net_request(ctx, h, payload, plen, 5000, &reply, &err) < 0)
+        if (open_req(url, &s, &ctx, &err) < 0 || net_request(ctx, h, payload, plen, timeout_ms(), &reply, &err) < 0)
                 return fail(take_ptr(err));
         int r = print_reply(reply);
         nng_close(s);
@@ -109,7 +119,7 @@ static int cmd_raw(const char *url, const char *file)
         if (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, bytes, n) != 0 || nng_aio_alloc(&aio, NULL, NULL) != 0)
                 return 1;
         nng_aio_set_msg(aio, m);
-        nng_aio_set_timeout(aio, 5000);
+        nng_aio_set_timeout(aio, timeout_ms());
         nng_ctx_send(ctx, aio);
         nng_aio_wait(aio);
         if ((rv = nng_aio_result(aio)) == 0) {
