@@ -74,11 +74,11 @@ start_host_worker() { # N: worker N in its namespace, jobs 2
         wait_worker "tls+tcp://10.231.$i.2:$PORT" || fail "worker w$i did not start: $(cat "w$i.log")"
 }
 
-# A capability whose job takes half a second, so that a worker killed in
-# the middle of the run is killed with jobs on it.
+# A capability whose job takes a second, so that a worker killed in the
+# middle of the run is killed with jobs on it.
 register_slow() {
         mkdir -p slow/bin
-        printf '#!/bin/sh\nsleep 0.5\necho "job $1 done"\n' >slow/bin/run
+        printf '#!/bin/sh\nsleep 1\necho "job $1 done"\n' >slow/bin/run
         chmod +x slow/bin/run
         ag register capability slow slow >/dev/null &&
                 ag register subagent slow --entrypoint /cap/slow/bin/run --capability slow >/dev/null &&
@@ -105,12 +105,14 @@ test_hundred_dispatches_across_three_hosts_one_killed() {
         seq 100 | xargs -P 8 -I{} sh -c '"$0" --registry "$1" --key "$2" dispatch slow --env plain --workers workers \
                 --retry 2 --arg {} --json >runs/{}.out 2>runs/{}.err; echo $? >runs/{}.rc' "$AGORA" "$REG" "$KEY" &
         local all=$!
-        # Kill w2 once some dispatches have finished and it is running others.
+        # Kill w2 once some dispatches have finished and both its slots are
+        # running others: a job that ends in the instant between the status
+        # and the kill could otherwise leave it with nothing to lose.
         local i busy=0
         for i in $(seq 400); do
                 if [ "$(ls "$AGORA_STATE/receipts" 2>/dev/null | wc -l)" -ge 20 ] &&
                         [ "$("$PROBE" send "tls+tcp://10.231.2.2:$PORT" '{"op":"status"}' |
-                                python3 -c 'import json,sys; print(json.load(sys.stdin)["running"])')" -gt 0 ]; then
+                                python3 -c 'import json,sys; print(json.load(sys.stdin)["running"])')" -ge 2 ]; then
                         busy=1
                         break
                 fi
