@@ -2,6 +2,8 @@
 #include "common/schema.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *type_name(const json_t *v)
@@ -145,6 +147,21 @@ int schema_get_uint(const json_t *obj, const char *key, bool optional, const cha
         }
         if (ret_present != NULL)
                 *ret_present = true;
+        return 0;
+}
+
+int schema_parse_uint(const char *s, uint64_t max, uint64_t *ret)
+{
+        unsigned long long v;
+        char *end = NULL;
+
+        if (s == NULL || *s < '0' || *s > '9')
+                return -1;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0 || *end != '\0' || v > max)
+                return -1;
+        *ret = v;
         return 0;
 }
 

@@ -30,5 +30,9 @@ int schema_get_string(const json_t *obj, const char *key, bool optional, const c
 int schema_get_uint(const json_t *obj, const char *key, bool optional, const char *what, uint64_t *ret,
                     bool *ret_present, agora_error_t *err);
 
+/* Parse a count such as "10" strictly: decimal digits only (no sign, no
+ * space, no suffix), at most MAX; -1 on anything else. */
+int schema_parse_uint(const char *s, uint64_t max, uint64_t *ret);
+
 /* Parse "123", "64M", "2G" into bytes; fails on overflow and junk. */
 int schema_parse_size(const char *s, uint64_t *ret);

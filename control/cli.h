@@ -163,9 +163,6 @@ int cli_option_error(cli_ctx *ctx, const char *verb, int c, char **argv, agora_e
 /* Print a verb's --help text on stdout; returns 0. */
 int cli_help(const char *text);
 
-/* Parse a count such as -n 10 strictly (digits only, no overflow). */
-int cli_parse_uint(const char *s, uint64_t max, uint64_t *ret);
-
 /* ---- cmd_keygen.c, shared with init ---- */
 
 /* AGORA_ERR_EXISTS naming whichever of KEY and PUB already exists. */

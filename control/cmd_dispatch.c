@@ -18,6 +18,7 @@
 
 #include "common/cjson.h"
 #include "common/cleanup.h"
+#include "common/schema.h"
 #include "common/fsutil.h"
 #include "common/name.h"
 #include "common/receipt.h"
@@ -129,18 +130,18 @@ static int parse_options(cli_ctx *ctx, int argc, char **argv, dispatch_opts *o, 
                         o->args[o->n_args++] = optarg;
                         break;
                 case 't':
-                        if (have_timeout || cli_parse_uint(optarg, 86400, &o->timeout_s) < 0)
+                        if (have_timeout || schema_parse_uint(optarg, 86400, &o->timeout_s) < 0)
                                 return cli_usage(ctx, verb, err, "--timeout '%s': want seconds from 0 to 86400",
                                                  optarg);
                         have_timeout = true;
                         break;
                 case 'r':
-                        if (have_retry || cli_parse_uint(optarg, 100, &o->retry) < 0)
+                        if (have_retry || schema_parse_uint(optarg, 100, &o->retry) < 0)
                                 return cli_usage(ctx, verb, err, "--retry '%s': want a count from 0 to 100", optarg);
                         have_retry = true;
                         break;
                 case OPT_VALID:
-                        if (have_valid || cli_parse_uint(optarg, MANIFEST_MAX_WINDOW_S, &o->valid_s) < 0 ||
+                        if (have_valid || schema_parse_uint(optarg, MANIFEST_MAX_WINDOW_S, &o->valid_s) < 0 ||
                             o->valid_s == 0)
                                 return cli_usage(ctx, verb, err, "--valid '%s': want seconds from 1 to %d", optarg,
                                                  MANIFEST_MAX_WINDOW_S);

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "common/cleanup.h"
+#include "common/schema.h"
 #include "control/cli.h"
 
 static const char usage[] = "usage: agora log [-n N]\n"
@@ -60,7 +61,7 @@ int cmd_log(cli_ctx *ctx, int argc, char **argv, agora_error_t *err)
         while ((c = getopt_long(argc, argv, ":n:h", options, NULL)) != -1) {
                 switch (c) {
                 case 'n':
-                        if (cli_parse_uint(optarg, 1u << 30, &max) < 0)
+                        if (schema_parse_uint(optarg, 1u << 30, &max) < 0)
                                 return cli_usage(ctx, "log", err, "-n '%s': not a number", optarg);
                         have_max = true;
                         break;

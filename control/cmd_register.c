@@ -149,14 +149,14 @@ int cmd_register_capability(cli_ctx *ctx, int argc, char **argv, agora_error_t *
                         if (seen_entries)
                                 return cli_usage(ctx, verb, err, "--max-entries given twice");
                         seen_entries = true;
-                        if (cli_parse_uint(optarg, UINT64_MAX, &limits.max_entries) < 0 || limits.max_entries == 0)
+                        if (schema_parse_uint(optarg, UINT64_MAX, &limits.max_entries) < 0 || limits.max_entries == 0)
                                 return cli_usage(ctx, verb, err, "--max-entries '%s': not a positive number", optarg);
                         break;
                 case 'r':
                         if (seen_ratio)
                                 return cli_usage(ctx, verb, err, "--max-ratio given twice");
                         seen_ratio = true;
-                        if (cli_parse_uint(optarg, UINT64_MAX, &limits.max_ratio) < 0 || limits.max_ratio == 0)
+                        if (schema_parse_uint(optarg, UINT64_MAX, &limits.max_ratio) < 0 || limits.max_ratio == 0)
                                 return cli_usage(ctx, verb, err, "--max-ratio '%s': not a positive number", optarg);
                         break;
                 case 'h':

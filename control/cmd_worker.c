@@ -23,6 +23,7 @@
 
 #include "common/cjson.h"
 #include "common/cleanup.h"
+#include "common/schema.h"
 #include "common/fsutil.h"
 #include "control/dispatch.h"
 
@@ -100,7 +101,7 @@ static pid_t running_pid(const local_worker *lw)
         if (fs_read_file(lw->pid_path, 64, &buf, NULL, &ignored) < 0)
                 return 0;
         buf[strcspn(buf, "\n")] = '\0';
-        if (cli_parse_uint(buf, INT_MAX, &pid) < 0 || !pid_is_worker((pid_t)pid, lw->url))
+        if (schema_parse_uint(buf, INT_MAX, &pid) < 0 || !pid_is_worker((pid_t)pid, lw->url))
                 return 0;
         return (pid_t)pid;
 }
@@ -462,7 +463,7 @@ int cmd_worker(cli_ctx *ctx, int argc, char **argv, agora_error_t *err)
         while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
                 switch (c) {
                 case 'j':
-                        if (cli_parse_uint(optarg, 1024, &jobs) < 0 || jobs == 0)
+                        if (schema_parse_uint(optarg, 1024, &jobs) < 0 || jobs == 0)
                                 return cli_usage(ctx, "worker", err, "--jobs '%s': want a count from 1 to 1024",
                                                  optarg);
                         have_jobs = true;

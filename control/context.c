@@ -290,21 +290,6 @@ int cli_usage(cli_ctx *ctx, const char *verb, agora_error_t *err, const char *fm
                                problem != NULL ? problem : "bad usage", verb);
 }
 
-int cli_parse_uint(const char *s, uint64_t max, uint64_t *ret)
-{
-        unsigned long long v;
-        char *end = NULL;
-
-        if (s == NULL || *s < '0' || *s > '9')
-                return -1;
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno != 0 || *end != '\0' || v > max)
-                return -1;
-        *ret = v;
-        return 0;
-}
-
 int cli_option_error(cli_ctx *ctx, const char *verb, int c, char **argv, agora_error_t *err)
 {
         const char *arg = optind > 0 ? argv[optind - 1] : "";

@@ -130,16 +130,15 @@ static int add_env_arg(cage_args *a, char *kv, agora_error_t *err)
  * covers any other exec. */
 static int parse_fd(const char *opt, const char *s, int want_mode, int *ret, agora_error_t *err)
 {
-        char *end = NULL;
+        uint64_t n;
         long v;
         int flags, mode;
 
         if (*ret >= 0)
                 return agora_error_set(err, AGORA_ERR_USAGE, "%s: given twice", opt);
-        errno = 0;
-        v = strtol(s, &end, 10);
-        if (errno || end == s || *end || s[0] < '0' || s[0] > '9' || v > INT_MAX)
+        if (schema_parse_uint(s, INT_MAX, &n) < 0)
                 return agora_error_set(err, AGORA_ERR_USAGE, "%s '%s': want a file descriptor number", opt, s);
+        v = (long)n;
         if (v <= 2)
                 return agora_error_set(err, AGORA_ERR_USAGE,
                                        "%s %ld: 0, 1 and 2 are agora-cage's stdio; want 3 or above", opt, v);
@@ -253,16 +252,11 @@ static int parse_args(cage_args *a, int argc, char **argv, agora_error_t *err)
                 case OPT_WORKSPACE:
                         a->arg_workspace = optarg;
                         break;
-                case OPT_TIMEOUT: {
-                        char *end = NULL;
-                        errno = 0;
-                        unsigned long long t = strtoull(optarg, &end, 10);
-                        if (errno || end == optarg || *end || optarg[0] == '-' || t == 0 || t > 86400)
+                case OPT_TIMEOUT:
+                        if (schema_parse_uint(optarg, 86400, &a->arg_timeout) < 0 || a->arg_timeout == 0)
                                 return agora_error_set(err, AGORA_ERR_USAGE,
                                                        "--timeout '%s': want whole seconds from 1 to 86400", optarg);
-                        a->arg_timeout = t;
                         break;
-                }
                 case OPT_JSON:
                         a->arg_json = true;
                         break;

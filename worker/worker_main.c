@@ -67,12 +67,9 @@ static int push(char ***v, size_t *n, char *s, agora_error_t *err)
 
 static int parse_count(const char *opt, const char *s, unsigned max, unsigned *ret, agora_error_t *err)
 {
-        char *end = NULL;
-        unsigned long v;
+        uint64_t v;
 
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno || end == s || *end || s[0] == '-' || v == 0 || v > max)
+        if (schema_parse_uint(s, max, &v) < 0 || v == 0)
                 return agora_error_set(err, AGORA_ERR_USAGE, "%s '%s': want a whole number from 1 to %u", opt, s, max);
         *ret = (unsigned)v;
         return 0;

@@ -195,6 +195,22 @@ static void test_parse_size_rejects(void **state)
         assert_int_equal(v, 42);
 }
 
+static void test_parse_uint(void **state)
+{
+        uint64_t v = 0;
+
+        (void)state;
+        assert_int_equal(schema_parse_uint("42", 100, &v), 0);
+        assert_int_equal(v, 42);
+        assert_int_equal(schema_parse_uint("0", 100, &v), 0);
+        assert_int_equal(schema_parse_uint("101", 100, &v), -1);
+        assert_int_equal(schema_parse_uint("-1", 100, &v), -1);
+        assert_int_equal(schema_parse_uint(" 1", 100, &v), -1);
+        assert_int_equal(schema_parse_uint("1x", 100, &v), -1);
+        assert_int_equal(schema_parse_uint("", 100, &v), -1);
+        assert_int_equal(schema_parse_uint("99999999999999999999999", UINT64_MAX, &v), -1);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -208,6 +224,7 @@ int main(void)
                 cmocka_unit_test(test_get_uint_integer_and_size_string),
                 cmocka_unit_test(test_get_uint_absent_optional_not_present),
                 cmocka_unit_test(test_get_uint_rejects_negative_and_junk),
+                cmocka_unit_test(test_parse_uint),
                 cmocka_unit_test(test_parse_size_accepts),
                 cmocka_unit_test(test_parse_size_rejects),
         };

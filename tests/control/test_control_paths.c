@@ -122,22 +122,6 @@ static void test_pubkey_path(void **state)
         assert_string_equal(d, "/k/x.key.bak.pub");
 }
 
-static void test_parse_uint(void **state)
-{
-        uint64_t v = 0;
-
-        (void)state;
-        assert_int_equal(cli_parse_uint("42", 100, &v), 0);
-        assert_int_equal(v, 42);
-        assert_int_equal(cli_parse_uint("0", 100, &v), 0);
-        assert_int_equal(cli_parse_uint("101", 100, &v), -1);
-        assert_int_equal(cli_parse_uint("-1", 100, &v), -1);
-        assert_int_equal(cli_parse_uint(" 1", 100, &v), -1);
-        assert_int_equal(cli_parse_uint("1x", 100, &v), -1);
-        assert_int_equal(cli_parse_uint("", 100, &v), -1);
-        assert_int_equal(cli_parse_uint("99999999999999999999999", UINT64_MAX, &v), -1);
-}
-
 static void test_format_size(void **state)
 {
         char out[32];
@@ -184,7 +168,6 @@ int main(void)
                 cmocka_unit_test(test_no_home_is_an_error),
                 cmocka_unit_test(test_empty_option_is_usage),
                 cmocka_unit_test(test_pubkey_path),
-                cmocka_unit_test(test_parse_uint),
                 cmocka_unit_test(test_format_size),
                 cmocka_unit_test(test_table_is_complete),
         };
