@@ -360,7 +360,7 @@ test_sigterm_drains_the_running_job_then_exits() {
         start_worker w1 --jobs 1
         trap cleanup EXIT
         printf 'ipc://%s/w1.sock w1/worker.pub\n' "$PWD" >workers
-        ag dispatch echo --env demo --workers workers --arg sleep=1.5 --arg out=drained >o 2>e &
+        ag dispatch echo --env demo --workers workers --arg sleep=4 --arg out=drained >o 2>e &
         pid=$!
         for _ in $(seq 50); do grep -q 'worker.boot on w1' e && break; sleep 0.1; done
         wpid=$(cat w1.pid)
@@ -409,7 +409,7 @@ test_least_busy_worker_is_chosen() {
         start_worker w2 --jobs 1 --queue 1
         trap cleanup EXIT
         printf 'ipc://%s/w1.sock w1/worker.pub\nipc://%s/w2.sock w2/worker.pub\n' "$PWD" "$PWD" >workers
-        ag dispatch echo --env demo --workers workers --arg sleep=2 >/dev/null 2>e1 &
+        ag dispatch echo --env demo --workers workers --arg sleep=4 >/dev/null 2>e1 &
         pid1=$!
         for _ in $(seq 50); do grep -q 'worker.boot' e1 && break; sleep 0.1; done
         first=$(sed -n 's/.*worker.boot on //p' e1)
@@ -430,13 +430,17 @@ test_all_busy_gives_up_before_the_manifest_expires() {
         start_worker w1 --jobs 1 --queue 1
         trap cleanup EXIT
         printf 'ipc://%s/w1.sock w1/worker.pub\n' "$PWD" >workers
-        # One job runs, one waits: the worker's slot and queue are full.
-        ag dispatch echo --env demo --workers workers --arg sleep=2 >/dev/null 2>e1 &
+        # One job runs, one waits: the worker's slot and queue are full. The
+        # first runs long enough that its slot is still taken when the third
+        # gives up, however slow the machine.
+        ag dispatch echo --env demo --workers workers --arg sleep=5 >/dev/null 2>e1 &
         pid1=$!
         for _ in $(seq 50); do grep -q 'worker.boot' e1 && break; sleep 0.1; done
         ag dispatch echo --env demo --workers workers --arg sleep=1 >/dev/null 2>e2 &
         pid2=$!
-        sleep 0.3
+        # Until the worker holds it in its queue, however slow the machine.
+        for _ in $(seq 100); do [ "$(status_field w1 queued)" = 1 ] && break; sleep 0.05; done
+        [ "$(status_field w1 queued)" = 1 ] || fail "the second job was not queued: $(cat e2)"
         # Valid for 6 s: asking again stops 5 s before expiry, after ~1 s.
         run ag dispatch echo --env demo --workers workers --valid 6
         expect_rc 1
