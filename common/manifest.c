@@ -73,12 +73,6 @@ void manifest_free(manifest *m)
         free(m);
 }
 
-static void manifest_freep(manifest **m)
-{
-        manifest_free(*m);
-}
-#define _cleanup_manifest_ _cleanup_(manifest_freep)
-
 static bool is_hex(const char *s, size_t n)
 {
         if (strlen(s) != n)

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/cleanup.h"
 #include "common/error.h"
 #include "common/hash.h"
 #include "common/sign.h"
@@ -95,3 +96,8 @@ int manifest_verify(const char *text, size_t len, const char *sig, const agora_p
                     int64_t now, manifest **ret, manifest_refusal *ret_why, agora_error_t *err);
 
 void manifest_free(manifest *m);
+static inline void manifest_freep(manifest **m)
+{
+        manifest_free(*m);
+}
+#define _cleanup_manifest_ _cleanup_(manifest_freep)

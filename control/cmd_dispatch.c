@@ -180,11 +180,6 @@ static int parse_options(cli_ctx *ctx, int argc, char **argv, dispatch_opts *o, 
         return 0;
 }
 
-static void manifest_freep(manifest **m)
-{
-        manifest_free(*m);
-}
-
 /* ---- the bytes a worker may ask for ---- */
 
 typedef struct blob_source {
@@ -685,7 +680,7 @@ int cmd_dispatch(cli_ctx *ctx, int argc, char **argv, agora_error_t *err)
         _cleanup_free_ bool *tried = NULL;
         _cleanup_view_ registry_view *view = NULL;
         _cleanup_json_ json_t *resolved = NULL, *env_def = NULL;
-        _cleanup_(manifest_freep) manifest *m = NULL;
+        _cleanup_manifest_ manifest *m = NULL;
         dispatch_opts o = {.urls = urls, .args = args};
         dispatch_workers w = {0};
         dispatch_tls tls = {0};

@@ -467,7 +467,7 @@ void job_submit(worker *w, const json_t *req, const unsigned char *payload, size
         _cleanup_error_ agora_error_t err = NULL;
         const char *text = json_string_value(json_object_get(req, "manifest"));
         const char *sig = json_string_value(json_object_get(req, "signature"));
-        manifest *m = NULL;
+        _cleanup_manifest_ manifest *m = NULL;
         manifest_refusal why;
         job *j;
 
@@ -535,7 +535,6 @@ void job_submit(worker *w, const json_t *req, const unsigned char *payload, size
         *ret_reply = advance(w, j);
 out:
         pthread_mutex_unlock(&w->lock);
-        manifest_free(m);
 }
 
 void job_blob(worker *w, const json_t *req, const unsigned char *payload, size_t len, json_t **ret_reply)

@@ -29,12 +29,6 @@ typedef struct fixture {
 
 #define N_TRUST 2
 
-static void manifest_freep(manifest **m)
-{
-        manifest_free(*m);
-}
-#define _cleanup_manifest_ _cleanup_(manifest_freep)
-
 /* "sha256:" followed by 64 times the hex digit C. */
 static char *hash_of(char c, char out[AGORA_HASH_STR_LEN + 1])
 {
