@@ -348,12 +348,19 @@ int manifest_parse(const char *text, size_t len, manifest **ret, agora_error_t *
         return 0;
 }
 
+/* The trusted comment a manifest's signature carries: what signing writes
+ * and verifying demands, from one place. */
+static void trusted_comment(const manifest *m, char tc[64])
+{
+        snprintf(tc, 64, "agora dispatch %s", m->dispatch_id);
+}
+
 int manifest_sign(const agora_seckey *sk, const manifest *m, const char *text, size_t len, char **ret_sig,
                   agora_error_t *err)
 {
         char tc[64];
 
-        snprintf(tc, sizeof(tc), "agora dispatch %s", m->dispatch_id);
+        trusted_comment(m, tc);
         return sign_message(sk, text, len, tc, ret_sig, err);
 }
 
@@ -390,7 +397,7 @@ int manifest_verify(const char *text, size_t len, const char *sig, const agora_p
                 *ret_why = REFUSE_BAD_SIGNATURE;
                 return agora_error_wrap(err, "dispatch %s", m->dispatch_id);
         }
-        snprintf(want_tc, sizeof(want_tc), "agora dispatch %s", m->dispatch_id);
+        trusted_comment(m, want_tc);
         if (strcmp(tc, want_tc) != 0) {
                 *ret_why = REFUSE_BAD_SIGNATURE;
                 return agora_error_set(err, AGORA_ERR_INTEGRITY, "dispatch %s: signature is for '%s'", m->dispatch_id,

@@ -47,12 +47,19 @@ int receipt_build(const manifest *m, const char *mtext, size_t mlen, const char 
         return cjson_dump(r, ret_text, ret_len, err);
 }
 
+/* The trusted comment a receipt's signature carries: what signing writes
+ * and verifying demands, from one place. */
+static void trusted_comment(const manifest *m, char tc[64])
+{
+        snprintf(tc, 64, "agora receipt %s", m->dispatch_id);
+}
+
 int receipt_sign(const agora_seckey *sk, const manifest *m, const char *text, size_t len, char **ret_sig,
                  agora_error_t *err)
 {
         char tc[64];
 
-        snprintf(tc, sizeof(tc), "agora receipt %s", m->dispatch_id);
+        trusted_comment(m, tc);
         return sign_message(sk, text, len, tc, ret_sig, err);
 }
 
@@ -96,7 +103,7 @@ int receipt_verify(const char *text, size_t len, const char *sig, const agora_pu
 
         if (sign_verify(pk, text, len, sig, &tc, err) < 0)
                 return agora_error_wrap(err, "receipt for dispatch %s", id);
-        snprintf(want_tc, sizeof(want_tc), "agora receipt %s", id);
+        trusted_comment(m, want_tc);
         if (strcmp(tc, want_tc) != 0)
                 return agora_error_set(err, AGORA_ERR_INTEGRITY, "receipt for dispatch %s: signature is for '%s'", id,
                                        tc);
