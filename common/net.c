@@ -20,6 +20,7 @@
 #include "common/cleanup.h"
 #include "common/fsutil.h"
 #include "common/net.h"
+#include "common/schema.h"
 #include "common/wire.h"
 
 static void url_freep(nng_url **u)
@@ -90,13 +91,12 @@ int net_survey_url(const char *url, char **ret, agora_error_t *err)
         if (strcmp(u->u_scheme, "ipc") == 0) {
                 r = asprintf(ret, "%s.survey", url);
         } else {
-                char *end = NULL;
-                unsigned long port = strtoul(u->u_port, &end, 10);
-                if (end == u->u_port || *end || port == 0 || port >= 65535)
+                uint64_t port;
+                if (schema_parse_uint(u->u_port, 65534, &port) < 0 || port == 0)
                         return agora_error_set(err, AGORA_ERR_USAGE, "'%s': want a port from 1 to 65534", url);
                 const char *h = u->u_hostname;
                 r = asprintf(ret, "%s://%s%s%s:%lu", u->u_scheme, strchr(h, ':') ? "[" : "", h,
-                             strchr(h, ':') ? "]" : "", port + 1);
+                             strchr(h, ':') ? "]" : "", (unsigned long)port + 1);
         }
         if (r < 0) {
                 *ret = NULL;

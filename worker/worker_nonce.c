@@ -17,6 +17,7 @@
 
 #include "common/cleanup.h"
 #include "common/fsutil.h"
+#include "common/schema.h"
 #include "worker/worker-internal.h"
 
 struct nonce_store {
@@ -93,12 +94,13 @@ void nonce_store_sweep(nonce_store *s, int64_t now)
         }
         rewinddir(d);
         while ((e = readdir(d)) != NULL) {
-                char *end = NULL;
-                long long minute = strtoll(e->d_name, &end, 10);
-                if (e->d_name[0] == '.' || end == e->d_name || *end != '\0')
+                uint64_t minute;
+                /* Buckets are named by minute; anything else is not ours
+                 * to remove (and a minute past this bound cannot be). */
+                if (schema_parse_uint(e->d_name, INT64_MAX / 60 - 1, &minute) < 0)
                         continue;
                 /* Every nonce in the bucket expired before the minute's end. */
-                if ((minute + 1) * 60 <= now) {
+                if ((int64_t)(minute + 1) * 60 <= now) {
                         char path[4096];
                         snprintf(path, sizeof(path), "%s/%s", s->dir, e->d_name);
                         if (fs_remove_tree(path, &err) < 0) {

@@ -17,6 +17,7 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/protocol/survey0/survey.h>
 #include <nng/supplemental/util/platform.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,15 +26,17 @@
 #include "common/cleanup.h"
 #include "common/fsutil.h"
 #include "common/net.h"
+#include "common/schema.h"
 #include "common/sign.h"
 
 /* How long to wait for a reply: $PROBE_TIMEOUT_MS, else 5 s. */
 static int timeout_ms(void)
 {
-        const char *s = getenv("PROBE_TIMEOUT_MS");
-        int ms = s != NULL ? atoi(s) : 0;
+        uint64_t ms;
 
-        return ms > 0 ? ms : 5000;
+        if (schema_parse_uint(getenv("PROBE_TIMEOUT_MS"), INT_MAX, &ms) < 0 || ms == 0)
+                return 5000;
+        return (int)ms;
 }
 
 static net_tls tls_from_env(void)
