@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/cjson.h"
 #include "common/cleanup.h"
 #include "common/wire.h"
 #include "control/dispatch.h"
@@ -383,22 +382,16 @@ int dispatch_survey_open(char *const *urls, size_t n, const net_tls *tls, dispat
         return 0;
 }
 
-/* A capacity answer's header. It carries neither "op" nor "ok", which
- * wire_decode() wants of every request and reply, so it is read here. */
+/* A capacity answer: a reply header with the worker's free slots. */
 static int capacity_decode(nng_msg *m, int64_t *ret_free)
 {
         _cleanup_error_ agora_error_t ignored = NULL;
         _cleanup_json_ json_t *h = NULL;
-        const unsigned char *b = nng_msg_body(m);
-        size_t len = nng_msg_len(m);
-        uint32_t hlen;
+        const unsigned char *payload;
+        size_t plen;
         json_t *f;
 
-        if (len < WIRE_PREFIX_LEN || memcmp(b, WIRE_MAGIC, 4) != 0)
-                return -1;
-        hlen = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
-        if (hlen > len - WIRE_PREFIX_LEN ||
-            cjson_parse((const char *)b + WIRE_PREFIX_LEN, hlen, "capacity answer", &h, &ignored) < 0)
+        if (net_msg_decode(m, &h, &payload, &plen, &ignored) < 0)
                 return -1;
         f = json_object_get(h, "free");
         if (!json_is_integer(f) || json_integer_value(f) < 0)
