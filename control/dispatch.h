@@ -60,7 +60,7 @@ typedef struct dispatch_tls {
 
 /* The TLS client files: each from its option, else $AGORA_TLS_CERT,
  * $AGORA_TLS_KEY, $AGORA_TLS_CA, else STATE/tls/client.pem, client.key,
- * ca.pem when that file exists. */
+ * ca.pem when that file exists. Fails only when out of memory. */
 int dispatch_tls_resolve(const char *state, const char *cert, const char *key, const char *ca, dispatch_tls *ret,
                          agora_error_t *err);
 void dispatch_tls_release(dispatch_tls *t);

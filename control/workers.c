@@ -178,34 +178,38 @@ int workers_file_load(const char *path, dispatch_workers *ret, agora_error_t *er
         return 0;
 }
 
-static void tls_pick(const char *opt, const char *env_var, const char *state, const char *file, char **ret)
+/* *RET is the file to use, or NULL when none is given and the default is
+ * not there: then the error names what is missing rather than a path
+ * never asked for. Fails only when out of memory. */
+static int tls_pick(const char *opt, const char *env_var, const char *state, const char *file, char **ret,
+                    agora_error_t *err)
 {
         const char *v = opt != NULL ? opt : nonempty_env(env_var);
 
-        if (v != NULL) {
+        *ret = NULL;
+        if (v != NULL)
                 *ret = strdup(v);
-                return;
-        }
-        if (asprintf(ret, "%s/tls/%s", state, file) < 0) {
+        else if (asprintf(ret, "%s/tls/%s", state, file) < 0)
                 *ret = NULL;
-                return;
-        }
-        /* A default that is not there leaves the file unset, so that the
-         * error names what is missing rather than a path never asked for. */
-        if (access(*ret, F_OK) < 0) {
+        if (*ret == NULL)
+                return agora_error_set_errno(err, ENOMEM, "TLS file %s", file);
+        if (v == NULL && access(*ret, F_OK) < 0) {
                 free(*ret);
                 *ret = NULL;
         }
+        return 0;
 }
 
 int dispatch_tls_resolve(const char *state, const char *cert, const char *key, const char *ca, dispatch_tls *ret,
                          agora_error_t *err)
 {
-        (void)err;
         memset(ret, 0, sizeof(*ret));
-        tls_pick(cert, "AGORA_TLS_CERT", state, "client.pem", &ret->cert);
-        tls_pick(key, "AGORA_TLS_KEY", state, "client.key", &ret->key);
-        tls_pick(ca, "AGORA_TLS_CA", state, "ca.pem", &ret->ca);
+        if (tls_pick(cert, "AGORA_TLS_CERT", state, "client.pem", &ret->cert, err) < 0 ||
+            tls_pick(key, "AGORA_TLS_KEY", state, "client.key", &ret->key, err) < 0 ||
+            tls_pick(ca, "AGORA_TLS_CA", state, "ca.pem", &ret->ca, err) < 0) {
+                dispatch_tls_release(ret);
+                return -1;
+        }
         ret->tls.cert = ret->cert;
         ret->tls.key = ret->key;
         ret->tls.ca = ret->ca;
