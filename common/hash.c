@@ -126,6 +126,14 @@ void agora_hash_format(const agora_hash *h, char out[AGORA_HASH_STR_LEN + 1])
 
 /* Only lowercase: one hash has exactly one spelling, so string comparison of
  * hashes (file names, refs) never disagrees with byte comparison. */
+bool agora_is_lower_hex(const char *s, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+                        return false;
+        return true;
+}
+
 static int hexval(char c)
 {
         if (c >= '0' && c <= '9')

@@ -43,3 +43,8 @@ void agora_hash_hex(const agora_hash *h, char out[AGORA_HASH_HEX_LEN + 1]);
 int agora_hash_parse(const char *s, agora_hash *ret, agora_error_t *err);
 
 bool agora_hash_equal(const agora_hash *a, const agora_hash *b);
+
+/* Whether the first N characters of S are lowercase hex digits, as content
+ * hashes, git commit ids and dispatch ids are written (a NUL among them is
+ * not a digit, so a shorter S is refused). */
+bool agora_is_lower_hex(const char *s, size_t n);

@@ -75,12 +75,7 @@ void manifest_free(manifest *m)
 
 static bool is_hex(const char *s, size_t n)
 {
-        if (strlen(s) != n)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-                        return false;
-        return true;
+        return strlen(s) == n && agora_is_lower_hex(s, n);
 }
 
 /* ---- building ---- */

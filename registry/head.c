@@ -14,15 +14,8 @@
 
 #include "common/cleanup.h"
 #include "common/fsutil.h"
+#include "common/hash.h"
 #include "registry/registry.h"
-
-static bool is_hex40(const char *s)
-{
-        for (int i = 0; i < 40; i++)
-                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-                        return false;
-        return true;
-}
 
 static int read_small(const char *dir, const char *name, char **ret, agora_error_t *err)
 {
@@ -49,7 +42,7 @@ int registry_head_peek(const char *path, char out[41], agora_error_t *err)
         memcpy(ref, head + 5, n);
         ref[n] = '\0';
         if (read_small(path, ref, &loose, &miss) == 0) {
-                if (strlen(loose) < 40 || !is_hex40(loose) || (loose[40] != '\n' && loose[40] != '\0'))
+                if (!agora_is_lower_hex(loose, 40) || (loose[40] != '\n' && loose[40] != '\0'))
                         return agora_error_set(err, AGORA_ERR_FAILED, "registry '%s': %s is not a commit id", path,
                                                ref);
                 memcpy(out, loose, 40);
@@ -59,7 +52,7 @@ int registry_head_peek(const char *path, char out[41], agora_error_t *err)
         if (read_small(path, "packed-refs", &packed, err) < 0)
                 return agora_error_wrap(err, "registry '%s': %s", path, ref);
         for (char *line = packed; line != NULL && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-                if (strlen(line) > 41 && is_hex40(line) && line[40] == ' ' && strncmp(line + 41, ref, n) == 0 &&
+                if (agora_is_lower_hex(line, 40) && line[40] == ' ' && strncmp(line + 41, ref, n) == 0 &&
                     (line[41 + n] == '\n' || line[41 + n] == '\0')) {
                         memcpy(out, line, 40);
                         out[40] = '\0';

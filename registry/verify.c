@@ -58,16 +58,6 @@ static void problem_err(verify_state *s, agora_error_t *e)
         agora_error_release(e);
 }
 
-static bool is_hex64(const char *s)
-{
-        size_t n = 0;
-
-        for (; s[n]; n++)
-                if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
-                        return false;
-        return n == AGORA_HASH_HEX_LEN;
-}
-
 /* A subtree of the head tree, NULL (and no problem) if absent. */
 static git_tree *subtree(verify_state *s, const char *path)
 {
@@ -275,7 +265,8 @@ static void verify_blobs(verify_state *s)
                 size_t len = 0;
                 agora_hash h;
 
-                if (!is_hex64(fn) || git_tree_entry_type(e) != GIT_OBJECT_BLOB) {
+                if ((strlen(fn) != AGORA_HASH_HEX_LEN || !agora_is_lower_hex(fn, AGORA_HASH_HEX_LEN)) ||
+                    git_tree_entry_type(e) != GIT_OBJECT_BLOB) {
                         problem(s, "unexpected path '" REGISTRY_BLOB_DIR "/%s' in the registry tree", fn);
                         continue;
                 }
