@@ -18,6 +18,7 @@
 
 #include "common/cjson.h"
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "common/schema.h"
 #include "common/fsutil.h"
 #include "common/name.h"
@@ -530,14 +531,6 @@ static int order_workers(run *r, size_t *order, size_t *ret_n, agora_error_t *er
         return 0;
 }
 
-static void sleep_ms(unsigned ms)
-{
-        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
 /* Submit to the best worker that takes the job: on `busy` the next one,
  * and when all are busy, ask again until the manifest is about to expire.
  * RETRYING: a worker was lost before, so say where the job goes now. */
@@ -594,7 +587,7 @@ static int submit_somewhere(run *r, bool *retrying, size_t *ret_wi, dispatch_con
                         continue;
                 if ((int64_t)time(NULL) >= r->job->m->expires_at - BUSY_MARGIN_S)
                         return agora_error_set(err, AGORA_ERR_FAILED, "dispatch %s: all workers busy", id);
-                sleep_ms(50 + randombytes_uniform(151));
+                clock_sleep_ms(50 + randombytes_uniform(151));
         }
 }
 

@@ -18,11 +18,11 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/cjson.h"
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "common/schema.h"
 #include "common/fsutil.h"
 #include "control/dispatch.h"
@@ -48,22 +48,6 @@ static const char usage[] = "usage: agora worker start [--jobs N]\n"
                             "  status     whether it runs, and what it reports\n"
                             "    --json     print one JSON document\n"
                             "  --help     print this help\n";
-
-static void sleep_ms(unsigned ms)
-{
-        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Whether PID is the worker serving URL: its command line says
  * `--listen URL`. A pid file can outlive its process and the pid be
@@ -222,7 +206,7 @@ static int spawn_worker(const char *bin, const char *trust, const local_worker *
 static int wait_answer(const local_worker *lw, pid_t pid, agora_error_t *err)
 {
         _cleanup_conn_ dispatch_conn *c = NULL;
-        int64_t deadline = now_ms() + START_WAIT_MS;
+        int64_t deadline = clock_monotonic_ms() + START_WAIT_MS;
 
         if (dispatch_conn_open(lw->url, NULL, &c, err) < 0)
                 return -1;
@@ -245,13 +229,13 @@ static int wait_answer(const local_worker *lw, pid_t pid, agora_error_t *err)
                         return 0;
                 if (why.kind == DISPATCH_FAIL_REFUSED)
                         return agora_error_set(err, AGORA_ERR_FAILED, "local worker: %s", agora_error_message(e));
-                if (now_ms() >= deadline) {
+                if (clock_monotonic_ms() >= deadline) {
                         kill(pid, SIGTERM);
                         return agora_error_set(err, AGORA_ERR_FAILED,
                                                "local worker did not answer within %d s (stopped it); see %s",
                                                START_WAIT_MS / 1000, lw->log_path);
                 }
-                sleep_ms(20);
+                clock_sleep_ms(20);
         }
 }
 
@@ -382,13 +366,13 @@ static int worker_stop(cli_ctx *ctx, const local_worker *lw, agora_error_t *err)
         if (kill(pid, SIGTERM) < 0 && errno != ESRCH)
                 return agora_error_set_errno(err, errno, "local worker (pid %d)", (int)pid);
         /* SIGTERM drains: running jobs finish (or time out) first. */
-        deadline = now_ms() + STOP_WAIT_MS;
+        deadline = clock_monotonic_ms() + STOP_WAIT_MS;
         while (pid_is_worker(pid, lw->url)) {
-                if (now_ms() >= deadline)
+                if (clock_monotonic_ms() >= deadline)
                         return agora_error_set(err, AGORA_ERR_FAILED,
                                                "local worker (pid %d) did not stop within %d s; see %s", (int)pid,
                                                STOP_WAIT_MS / 1000, lw->log_path);
-                sleep_ms(50);
+                clock_sleep_ms(50);
         }
         if (unlink(lw->pid_path) < 0 && errno != ENOENT)
                 return agora_error_set_errno(err, errno, "local worker: pid file '%s'", lw->pid_path);

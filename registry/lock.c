@@ -13,28 +13,20 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "registry/registry-internal.h"
 
 #define LOCK_NAME "agora.lock"
-#define LOCK_POLL_NS (10 * 1000 * 1000L)
-
-static long long now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#define LOCK_POLL_MS 10
 
 int registry_lock_acquire(registry *r, int *ret_fd, agora_error_t *err)
 {
         _cleanup_free_ char *path = NULL;
         _cleanup_close_ int fd = -1;
-        long long deadline;
+        int64_t deadline;
 
         /* git_repository_path is the git directory with a trailing '/'. */
         if (asprintf(&path, "%s" LOCK_NAME, git_repository_path(r->repo)) < 0)
@@ -44,18 +36,17 @@ int registry_lock_acquire(registry *r, int *ret_fd, agora_error_t *err)
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return agora_error_set_errno(err, errno, "registry '%s': cannot open lock '%s'", r->path, path);
-        deadline = now_ms() + r->lock_timeout_ms;
+        deadline = clock_monotonic_ms() + r->lock_timeout_ms;
         for (;;) {
                 if (flock(fd, LOCK_EX | LOCK_NB) == 0)
                         break;
                 if (errno != EWOULDBLOCK && errno != EINTR)
                         return agora_error_set_errno(err, errno, "registry '%s': cannot lock '%s'", r->path, path);
-                if (now_ms() >= deadline)
+                if (clock_monotonic_ms() >= deadline)
                         return agora_error_set(
                                 err, AGORA_ERR_BUSY,
                                 "registry busy: '%s' is being changed by another agora command; try again", r->path);
-                struct timespec pause = {0, LOCK_POLL_NS};
-                nanosleep(&pause, NULL);
+                clock_sleep_ms(LOCK_POLL_MS);
         }
         *ret_fd = take_fd(fd);
         return 0;

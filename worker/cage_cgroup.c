@@ -24,10 +24,10 @@
 #include <dirent.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "common/fsutil.h"
 #include "worker/cage-internal.h"
 
@@ -64,21 +64,6 @@ static void cg_mounts_release(cg_mounts *m)
         free(m->v2);
         for (size_t i = 0; i < CG_N; i++)
                 free(m->v1[i]);
-}
-
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-
-        nanosleep(&ts, NULL);
 }
 
 static bool has_token(const char *list, const char *word, const char *seps)
@@ -423,16 +408,16 @@ static int v1_apply(cage_cgroup *cg, const profile_limits *l, agora_error_t *err
 
 static int remove_dir(const char *dir, agora_error_t *err)
 {
-        int64_t deadline = now_ms() + CG_RMDIR_MS;
+        int64_t deadline = clock_monotonic_ms() + CG_RMDIR_MS;
 
         /* A memory cgroup stays busy for a moment after its last process
          * exits, while the kernel drops the last page references. */
         while (rmdir(dir) < 0) {
                 if (errno == ENOENT)
                         return 0;
-                if (errno != EBUSY || now_ms() >= deadline)
+                if (errno != EBUSY || clock_monotonic_ms() >= deadline)
                         return agora_error_set_errno(err, errno, "cgroup: removing %s", dir);
-                sleep_ms(CG_POLL_MS);
+                clock_sleep_ms(CG_POLL_MS);
         }
         return 0;
 }
@@ -626,19 +611,19 @@ static int signal_all(const cage_cgroup *cg, agora_error_t *err)
 static int freeze(const cage_cgroup *cg, bool on, agora_error_t *err)
 {
         const char *dir = cg->dirs[0];
-        int64_t deadline = now_ms() + CG_FREEZE_MS;
+        int64_t deadline = clock_monotonic_ms() + CG_FREEZE_MS;
 
         if (cg_write(dir, "cgroup.freeze", on ? "1" : "0", NULL, err) < 0)
                 return -1;
         /* A task in uninterruptible sleep can hold freezing off; after a
          * while signal anyway, and let the next round catch what is left. */
-        while (on && now_ms() < deadline) {
+        while (on && clock_monotonic_ms() < deadline) {
                 _cleanup_free_ char *state = NULL;
                 if (cg_read(dir, "cgroup.events", false, &state, err) < 0)
                         return -1;
                 if (strstr(state, "frozen 1") != NULL)
                         break;
-                sleep_ms(CG_POLL_MS);
+                clock_sleep_ms(CG_POLL_MS);
         }
         return 0;
 }
@@ -662,7 +647,7 @@ static int kill_round(const cage_cgroup *cg, agora_error_t *err)
 
 int cage_cgroup_kill(cage_cgroup *cg, agora_error_t *err)
 {
-        int64_t deadline = now_ms() + CG_KILL_TIMEOUT_MS;
+        int64_t deadline = clock_monotonic_ms() + CG_KILL_TIMEOUT_MS;
         const char *where = NULL;
         pid_t left = 0;
 
@@ -671,19 +656,19 @@ int cage_cgroup_kill(cage_cgroup *cg, agora_error_t *err)
         while (left != 0) {
                 int64_t round_end;
 
-                if (now_ms() >= deadline)
+                if (clock_monotonic_ms() >= deadline)
                         return agora_error_set(err, AGORA_ERR_BUSY, "cgroup: %s still holds pid %d after %d s", where,
                                                (int)left, CG_KILL_TIMEOUT_MS / 1000);
                 if (kill_round(cg, err) < 0)
                         return -1;
                 /* Dying takes a moment (exit, freeing memory); only a process
                  * that escaped the round needs another one. */
-                round_end = now_ms() + CG_ROUND_MS;
+                round_end = clock_monotonic_ms() + CG_ROUND_MS;
                 do {
-                        sleep_ms(CG_POLL_MS);
+                        clock_sleep_ms(CG_POLL_MS);
                         if (first_pid(cg, &left, &where, err) < 0)
                                 return -1;
-                } while (left != 0 && now_ms() < round_end && now_ms() < deadline);
+                } while (left != 0 && clock_monotonic_ms() < round_end && clock_monotonic_ms() < deadline);
         }
         cg->emptied = true;
         return 0;
