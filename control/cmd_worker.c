@@ -312,9 +312,8 @@ int local_worker_ensure(cli_ctx *ctx, const local_worker *lw, unsigned jobs, ago
 }
 
 static int print_state(cli_ctx *ctx, const local_worker *lw, const char *state, pid_t pid, json_t *status,
-                       const char *text)
+                       const char *text, agora_error_t *err)
 {
-        _cleanup_error_ agora_error_t err = NULL;
         _cleanup_json_ json_t *o = NULL;
 
         if (!ctx->arg_json) {
@@ -322,13 +321,10 @@ static int print_state(cli_ctx *ctx, const local_worker *lw, const char *state, 
                 return 0;
         }
         o = json_pack("{s:s, s:s, s:s}", "state", state, "url", lw->url, "log", lw->log_path);
-        if (o == NULL)
-                return -1;
-        if (pid > 0)
-                json_object_set_new(o, "pid", json_integer(pid));
-        if (status != NULL)
-                json_object_set(o, "status", status);
-        return output_json(o, false, &err);
+        if (o == NULL || (pid > 0 && json_object_set_new(o, "pid", json_integer(pid)) < 0) ||
+            (status != NULL && json_object_set(o, "status", status) < 0))
+                return agora_error_set_errno(err, ENOMEM, "local worker");
+        return output_json(o, false, err);
 }
 
 static int worker_start(cli_ctx *ctx, const local_worker *lw, unsigned jobs, agora_error_t *err)
@@ -342,9 +338,7 @@ static int worker_start(cli_ctx *ctx, const local_worker *lw, unsigned jobs, ago
         if (asprintf(&text, "local worker %s (pid %d) on %s\n", started ? "started" : "already running", (int)pid,
                      lw->url) < 0)
                 return agora_error_set_errno(err, ENOMEM, "local worker");
-        return print_state(ctx, lw, started ? "started" : "running", pid, NULL, text) < 0
-                       ? agora_error_set_errno(err, ENOMEM, "local worker")
-                       : 0;
+        return print_state(ctx, lw, started ? "started" : "running", pid, NULL, text, err);
 }
 
 static int worker_stop(cli_ctx *ctx, const local_worker *lw, agora_error_t *err)
@@ -359,9 +353,7 @@ static int worker_stop(cli_ctx *ctx, const local_worker *lw, agora_error_t *err)
         pid = running_pid(lw);
         if (pid == 0) {
                 (void)unlink(lw->pid_path); /* a stale one */
-                return print_state(ctx, lw, "stopped", 0, NULL, "local worker is not running\n") < 0
-                               ? agora_error_set_errno(err, ENOMEM, "local worker")
-                               : 0;
+                return print_state(ctx, lw, "stopped", 0, NULL, "local worker is not running\n", err);
         }
         if (kill(pid, SIGTERM) < 0 && errno != ESRCH)
                 return agora_error_set_errno(err, errno, "local worker (pid %d)", (int)pid);
@@ -378,8 +370,7 @@ static int worker_stop(cli_ctx *ctx, const local_worker *lw, agora_error_t *err)
                 return agora_error_set_errno(err, errno, "local worker: pid file '%s'", lw->pid_path);
         if (asprintf(&text, "local worker stopped (pid %d)\n", (int)pid) < 0)
                 return agora_error_set_errno(err, ENOMEM, "local worker");
-        return print_state(ctx, lw, "stopped", pid, NULL, text) < 0 ? agora_error_set_errno(err, ENOMEM, "local worker")
-                                                                    : 0;
+        return print_state(ctx, lw, "stopped", pid, NULL, text, err);
 }
 
 /* One "key: value" line per field of the status reply, in its order. */
@@ -409,21 +400,15 @@ static int worker_status(cli_ctx *ctx, const local_worker *lw, agora_error_t *er
         pid_t pid = running_pid(lw);
 
         if (pid == 0)
-                return print_state(ctx, lw, "stopped", 0, NULL, "local worker is not running\n") < 0
-                               ? agora_error_set_errno(err, ENOMEM, "local worker")
-                               : 0;
+                return print_state(ctx, lw, "stopped", 0, NULL, "local worker is not running\n", err);
         if (check_answers(lw, pid, &st, &e) < 0) {
                 if (asprintf(&text, "local worker (pid %d) on %s is not answering; see %s\n", (int)pid, lw->url,
                              lw->log_path) < 0)
                         return agora_error_set_errno(err, ENOMEM, "local worker");
-                return print_state(ctx, lw, "not-answering", pid, NULL, text) < 0
-                               ? agora_error_set_errno(err, ENOMEM, "local worker")
-                               : 0;
+                return print_state(ctx, lw, "not-answering", pid, NULL, text, err);
         }
         if (ctx->arg_json)
-                return print_state(ctx, lw, "running", pid, st, "") < 0
-                               ? agora_error_set_errno(err, ENOMEM, "local worker")
-                               : 0;
+                return print_state(ctx, lw, "running", pid, st, "", err);
         printf("local worker running (pid %d) on %s\n  %-11s %s\n", (int)pid, lw->url, "log", lw->log_path);
         print_status_fields(st);
         return 0;
