@@ -26,6 +26,7 @@
 
 #include "common/cleanup.h"
 #include "common/fsutil.h"
+#include "common/strv.h"
 #include "worker/worker-internal.h"
 
 #define READ_CHUNK (64u << 10)
@@ -55,22 +56,23 @@ static void setup_failed(spawn_outcome *o, const char *fmt, ...)
         va_end(ap);
 }
 
+/* Append a formatted copy to the argument vector V (N strings). */
 static int push(char ***v, size_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int push(char ***v, size_t *n, const char *fmt, ...)
 {
-        char **grown = realloc(*v, (*n + 2) * sizeof(char *));
+        char *s = NULL;
         va_list ap;
         int r;
 
-        if (grown == NULL)
-                return -1;
-        *v = grown;
         va_start(ap, fmt);
-        r = vasprintf(&grown[*n], fmt, ap);
+        r = vasprintf(&s, fmt, ap);
         va_end(ap);
         if (r < 0)
                 return -1;
-        grown[++*n] = NULL;
+        if (strv_push(v, n, s) < 0) {
+                free(s);
+                return -1;
+        }
         return 0;
 }
 
