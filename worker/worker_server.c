@@ -211,12 +211,12 @@ int worker_serve(worker *w, agora_error_t *err)
                 services[i].started = true;
         }
         r.sock = resp;
-        if (pthread_create(&r.thread, NULL, respondent_main, &r) != 0 || !(r_started = true) ||
-            pthread_create(&jan_thread, NULL, janitor_main, &jan) != 0) {
+        r_started = pthread_create(&r.thread, NULL, respondent_main, &r) == 0;
+        jan_started = r_started && pthread_create(&jan_thread, NULL, janitor_main, &jan) == 0;
+        if (!jan_started) {
                 agora_error_set(err, AGORA_ERR_FAILED, "worker: cannot start threads");
                 goto out;
         }
-        jan_started = true;
         worker_log(LOG_LVL_NOTICE, "ready name=%s key=%s jobs=%u queue=%u", w->cfg->name, w->key_id, w->cfg->jobs,
                    w->cfg->queue);
 
