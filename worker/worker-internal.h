@@ -59,7 +59,7 @@ void cache_free(blob_cache *c);
 /* If H is cached and its bytes still hash to H, pin it (it will not be
  * evicted until cache_unpin) and return 1; a corrupt copy is deleted and,
  * like a missing one, gives 0. */
-int cache_pin_if_valid(blob_cache *c, const agora_hash *h, agora_error_t *err);
+int cache_pin_if_valid(blob_cache *c, const agora_hash *h);
 void cache_unpin(blob_cache *c, const agora_hash *h);
 /* Path of cached blob H (for agora-cage); valid while pinned. */
 void cache_path(const blob_cache *c, const agora_hash *h, char *out, size_t n);

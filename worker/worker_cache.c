@@ -184,7 +184,7 @@ void cache_path(const blob_cache *c, const agora_hash *h, char *out, size_t n)
         snprintf(out, n, "%s/%s", c->dir, hex);
 }
 
-int cache_pin_if_valid(blob_cache *c, const agora_hash *h, agora_error_t *err)
+int cache_pin_if_valid(blob_cache *c, const agora_hash *h)
 {
         cache_entry *e = find(c, h);
         char hex[AGORA_HASH_HEX_LEN + 1];
@@ -205,7 +205,6 @@ int cache_pin_if_valid(blob_cache *c, const agora_hash *h, agora_error_t *err)
         e->pins++;
         clock_gettime(CLOCK_REALTIME, &e->used);
         (void)futimens(fd, NULL);
-        (void)err;
         return 1;
 }
 

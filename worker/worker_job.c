@@ -394,7 +394,7 @@ static json_t *advance(worker *w, job *j)
                                 dup = true;
                 if (dup)
                         continue;
-                if (cache_pin_if_valid(w->cache, &j->blobs[i].hash, &err) > 0) {
+                if (cache_pin_if_valid(w->cache, &j->blobs[i].hash) > 0) {
                         j->blobs[i].have = true;
                         continue;
                 }

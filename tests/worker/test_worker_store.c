@@ -59,7 +59,7 @@ static void cache_upload_then_pin(void **state)
         assert_int_equal(upload(c, "hello blob", NULL, &h, &err), 0);
         cache_unpin(c, &h);
         /* Present, intact: pinned again for the next job. */
-        assert_int_equal(cache_pin_if_valid(c, &h, &err), 1);
+        assert_int_equal(cache_pin_if_valid(c, &h), 1);
         cache_path(c, &h, path, sizeof(path));
         struct stat st;
         assert_int_equal(stat(path, &st), 0);
@@ -85,7 +85,7 @@ static void cache_upload_with_wrong_bytes_is_refused_and_not_kept(void **state)
         assert_non_null(strstr(err->msg, "the bytes sent hash to sha256:"));
         cache_stats(c, &bytes, &limit, &count);
         assert_int_equal(count, 0);
-        assert_int_equal(cache_pin_if_valid(c, &want, &err), 0);
+        assert_int_equal(cache_pin_if_valid(c, &want), 0);
         cache_free(c);
         /* Nothing left on disk, not even the temporary file. */
         char cmd[4200];
@@ -135,21 +135,21 @@ static void cache_evicts_least_recently_used_unpinned(void **state)
         /* a is used again, so b is now the least recently used. */
         struct timespec pause = {0, 5000000};
         nanosleep(&pause, NULL);
-        assert_int_equal(cache_pin_if_valid(c, &ha, &err), 1);
+        assert_int_equal(cache_pin_if_valid(c, &ha), 1);
         cache_unpin(c, &ha);
         assert_int_equal(upload(c, d, NULL, &hd, &err), 0);
         cache_stats(c, &bytes, &limit, &count);
         assert_int_equal(count, 2);
         assert_true(bytes <= 1300);
-        assert_int_equal(cache_pin_if_valid(c, &hb, &err), 0);
-        assert_int_equal(cache_pin_if_valid(c, &ha, &err), 1);
+        assert_int_equal(cache_pin_if_valid(c, &hb), 0);
+        assert_int_equal(cache_pin_if_valid(c, &ha), 1);
         /* Both left are pinned: a fourth blob cannot push them out, the
          * cache runs over its bound rather than delete a blob in use. */
         char e[600];
         agora_hash he;
         memset(e, 'e', 599), e[599] = 0;
         assert_int_equal(upload(c, e, NULL, &he, &err), 0);
-        assert_int_equal(cache_pin_if_valid(c, &ha, &err), 1);
+        assert_int_equal(cache_pin_if_valid(c, &ha), 1);
         cache_unpin(c, &ha);
         cache_unpin(c, &ha);
         cache_unpin(c, &hd);
@@ -175,7 +175,7 @@ static void cache_corrupted_copy_is_dropped_not_served(void **state)
         _cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC);
         assert_true(fd >= 0);
         assert_int_equal(write(fd, "evil", 4), 4);
-        assert_int_equal(cache_pin_if_valid(c, &h, &err), 0);
+        assert_int_equal(cache_pin_if_valid(c, &h), 0);
         assert_int_equal(access(path, F_OK), -1);
         cache_free(c);
 }
@@ -200,7 +200,7 @@ static void cache_reopen_keeps_blobs_and_sweeps_partial_uploads(void **state)
         cache_stats(c, &bytes, &limit, &count);
         assert_int_equal(count, 1);
         assert_int_equal(bytes, 4);
-        assert_int_equal(cache_pin_if_valid(c, &h, &err), 1);
+        assert_int_equal(cache_pin_if_valid(c, &h), 1);
         cache_unpin(c, &h);
         snprintf(cmd, sizeof(cmd), "test \"$(ls -A '%s' | wc -l)\" = 1", dir);
         assert_int_equal(system(cmd), 0);
