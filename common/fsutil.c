@@ -366,3 +366,31 @@ int fs_remove_tree(const char *path, agora_error_t *err)
                 return agora_error_set_errno(err, errno, "'%s': cannot remove", path);
         return 0;
 }
+
+int fs_program_beside_self(const char *env_var, const char *name, char **ret, agora_error_t *err)
+{
+        const char *v = getenv(env_var);
+        _cleanup_free_ char *path = NULL;
+        char self[PATH_MAX];
+        ssize_t n;
+
+        if (v != NULL && v[0] != '\0') {
+                path = strdup(v);
+        } else {
+                n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+                if (n < 0)
+                        return agora_error_set_errno(err, errno, "%s: where this program is", name);
+                self[n] = '\0';
+                char *slash = strrchr(self, '/');
+                if (slash != NULL)
+                        *slash = '\0';
+                if (asprintf(&path, "%s/%s", self, name) < 0)
+                        path = NULL;
+        }
+        if (path == NULL)
+                return agora_error_set_errno(err, ENOMEM, "%s", name);
+        if (access(path, X_OK) < 0)
+                return agora_error_set(err, AGORA_ERR_NOTFOUND, "'%s': %s (set %s)", path, strerror(errno), env_var);
+        *ret = take_ptr(path);
+        return 0;
+}

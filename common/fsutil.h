@@ -32,3 +32,9 @@ int fs_remove_tree(const char *path, agora_error_t *err);
 /* True when PATH lies inside directory DIR (either may not exist yet), after
  * resolving symlinks of the parts that exist. */
 bool fs_path_is_within(const char *dir, const char *path);
+
+/* Where a companion program is: $ENV_VAR when set, else NAME in the
+ * directory of the running executable (the build's bin/ or the install's).
+ * *RET is malloc'd. One that is not executable is AGORA_ERR_NOTFOUND
+ * "'PATH': WHY (set ENV_VAR)". */
+int fs_program_beside_self(const char *env_var, const char *name, char **ret, agora_error_t *err);

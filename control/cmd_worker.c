@@ -111,33 +111,8 @@ static int lock_take(const local_worker *lw, int *ret, agora_error_t *err)
 
 static int worker_bin(char **ret, agora_error_t *err)
 {
-        const char *v = getenv("AGORA_WORKER_BIN");
-        char self[PATH_MAX];
-        ssize_t n;
-        char *slash;
-
-        if (v != NULL && v[0] != '\0') {
-                *ret = strdup(v);
-        } else {
-                /* Beside the running agora: the build's bin/ or the install's. */
-                n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-                if (n < 0)
-                        return agora_error_set_errno(err, errno, "local worker: where agora is");
-                self[n] = '\0';
-                slash = strrchr(self, '/');
-                if (slash != NULL)
-                        *slash = '\0';
-                if (asprintf(ret, "%s/agora-worker", self) < 0)
-                        *ret = NULL;
-        }
-        if (*ret == NULL)
-                return agora_error_set_errno(err, ENOMEM, "local worker");
-        if (access(*ret, X_OK) < 0) {
-                agora_error_set(err, AGORA_ERR_NOTFOUND, "local worker: '%s': %s (set AGORA_WORKER_BIN)", *ret,
-                                strerror(errno));
-                free(take_ptr(*ret));
-                return -1;
-        }
+        if (fs_program_beside_self("AGORA_WORKER_BIN", "agora-worker", ret, err) < 0)
+                return agora_error_wrap(err, "local worker");
         return 0;
 }
 

@@ -242,27 +242,8 @@ static int load_key(worker *w, const opts *o, agora_error_t *err)
 
 static int find_cage(worker_config *cfg, char **ret, agora_error_t *err)
 {
-        const char *env = getenv("AGORA_CAGE_BIN");
-        char self[PATH_MAX];
-        ssize_t n;
-
-        if (env != NULL && env[0] != '\0') {
-                *ret = strdup(env);
-        } else {
-                n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-                if (n < 0)
-                        return agora_error_set_errno(err, errno, "finding agora-cage");
-                self[n] = '\0';
-                char *slash = strrchr(self, '/');
-                if (slash != NULL)
-                        *slash = '\0';
-                if (asprintf(ret, "%s/agora-cage", self) < 0)
-                        *ret = NULL;
-        }
-        if (*ret == NULL)
-                return agora_error_set_errno(err, ENOMEM, "finding agora-cage");
-        if (access(*ret, X_OK) < 0)
-                return agora_error_set_errno(err, errno, "agora-cage '%s'", *ret);
+        if (fs_program_beside_self("AGORA_CAGE_BIN", "agora-cage", ret, err) < 0)
+                return agora_error_wrap(err, "agora-cage");
         cfg->cage_bin = *ret;
         return 0;
 }
