@@ -336,13 +336,13 @@ static int load_caps(const cage_args *a, cage_capability *caps, agora_error_t *e
 }
 
 /* --env-fd's bytes are secrets: they live in sodium_malloc'd memory
- * (locked, out of core dumps, between guard pages) and are wiped on
- * release, as is every smaller buffer they are grown from. */
+ * (locked, out of core dumps, between guard pages), which sodium_free
+ * fills with zeros before it gives it back, as it does every smaller
+ * buffer they are grown from. */
 static void env_buf_wipe(cage_args *a)
 {
         if (a->env_buf == NULL)
                 return;
-        sodium_memzero(a->env_buf, a->env_buf_size);
         sodium_free(a->env_buf);
         a->env_buf = NULL;
         a->env_buf_size = 0;
