@@ -85,7 +85,8 @@ typedef struct run {
         const char *state;
         bool *tried; /* a worker that was lost is not tried again */
         uint64_t retries_left;
-        dispatch_survey *survey;
+        dispatch_survey *survey; /* over the untried workers */
+        size_t survey_n; /* how many were untried when it opened */
 } run;
 
 static int parse_options(cli_ctx *ctx, int argc, char **argv, dispatch_opts *o, agora_error_t *err)
@@ -488,11 +489,24 @@ static int lost_worker(run *r, size_t wi, agora_error_t *err)
         return agora_error_set(err, AGORA_ERR_FAILED, "dispatch %s: %s; %s", id, msg != NULL ? msg : "lost", blocker);
 }
 
+/* Open the survey over the untried workers ORDER[0..N), in that order. */
+static int open_survey(run *r, const size_t *order, size_t n, agora_error_t *err)
+{
+        _cleanup_free_ char **urls = calloc(n, sizeof(char *));
+
+        if (urls == NULL)
+                return agora_error_set_errno(err, ENOMEM, "survey");
+        for (size_t k = 0; k < n; k++)
+                urls[k] = r->w->v[order[k]].url;
+        return dispatch_survey_open(urls, n, r->tls, &r->survey, err);
+}
+
 /* The untried workers, most free slots first (those that did not answer
  * the survey last, in their given order). */
 static int order_workers(run *r, size_t *order, size_t *ret_n, agora_error_t *err)
 {
         _cleanup_free_ int64_t *free_slots = NULL;
+        _cleanup_free_ size_t *untried = NULL;
         size_t n = 0;
 
         for (size_t i = 0; i < r->w->n; i++)
@@ -501,26 +515,30 @@ static int order_workers(run *r, size_t *order, size_t *ret_n, agora_error_t *er
         *ret_n = n;
         if (n <= 1)
                 return 0;
-        if (r->survey == NULL) {
-                char **urls = calloc(r->w->n, sizeof(char *));
-
-                if (urls == NULL)
-                        return agora_error_set_errno(err, ENOMEM, "survey");
-                for (size_t i = 0; i < r->w->n; i++)
-                        urls[i] = r->w->v[i].url;
-                int rv = dispatch_survey_open(urls, r->w->n, r->tls, &r->survey, err);
-                free(urls);
-                if (rv < 0)
-                        return -1;
+        /* A lost worker leaves the survey: its connection is still closing
+         * when the next survey goes out, and NNG 1.5 loses a message sent
+         * on a pipe in that state (upstream issue 1713). */
+        if (r->survey != NULL && r->survey_n != n) {
+                dispatch_survey_free(r->survey);
+                r->survey = NULL;
         }
-        free_slots = calloc(r->w->n, sizeof(*free_slots));
-        if (free_slots == NULL)
+        if (r->survey == NULL) {
+                if (open_survey(r, order, n, err) < 0)
+                        return -1;
+                r->survey_n = n;
+        }
+        free_slots = calloc(n, sizeof(*free_slots));
+        untried = malloc(n * sizeof(*untried));
+        if (free_slots == NULL || untried == NULL)
                 return agora_error_set_errno(err, ENOMEM, "survey");
         if (dispatch_survey_ask(r->survey, free_slots, err) < 0)
                 return -1;
-        /* Insertion sort: stable, and a handful of workers. */
-        for (size_t i = 1; i < n; i++) {
-                size_t cur = order[i], j = i;
+        /* Insertion sort of survey positions: stable, and a handful. */
+        memcpy(untried, order, n * sizeof(*untried));
+        for (size_t k = 0; k < n; k++)
+                order[k] = k;
+        for (size_t k = 1; k < n; k++) {
+                size_t cur = order[k], j = k;
 
                 while (j > 0 && free_slots[order[j - 1]] < free_slots[cur]) {
                         order[j] = order[j - 1];
@@ -528,6 +546,8 @@ static int order_workers(run *r, size_t *order, size_t *ret_n, agora_error_t *er
                 }
                 order[j] = cur;
         }
+        for (size_t k = 0; k < n; k++)
+                order[k] = untried[order[k]];
         return 0;
 }
 
