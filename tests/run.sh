@@ -28,7 +28,7 @@ count() { # NAME: tally the TAP lines of the last run, echo failures
         passed=$((passed + p))
         failed=$((failed + f))
         skipped=$((skipped + s))
-        grep -A8 '^not ok ' "$log" | sed "s|^|  $1: |"
+        grep -A30 '^not ok ' "$log" | sed "s|^|  $1: |"
         return 0
 }
 

@@ -300,6 +300,7 @@ assert json.loads(f["receipt"])["exitCode"]==3' || fail "events: $out"
 
 test_lost_worker_is_retried_elsewhere_with_the_same_manifest() {
         setup
+        peers_may_die
         need_worker
         tool_subagent
         start_worker w1 --jobs 1

@@ -101,6 +101,7 @@ setup_hosts() {
 
 test_hundred_dispatches_across_three_hosts_one_killed() {
         setup_hosts
+        peers_may_die
         mkdir -p runs
         seq 100 | xargs -P 8 -I{} sh -c '"$0" --registry "$1" --key "$2" dispatch slow --env plain --workers workers \
                 --retry 2 --arg {} --json >runs/{}.out 2>runs/{}.err; echo $? >runs/{}.rc' "$AGORA" "$REG" "$KEY" &
