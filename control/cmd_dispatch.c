@@ -86,7 +86,6 @@ typedef struct run {
         bool *tried; /* a worker that was lost is not tried again */
         uint64_t retries_left;
         dispatch_survey *survey; /* over the untried workers */
-        size_t survey_n; /* how many were untried when it opened */
 } run;
 
 static int parse_options(cli_ctx *ctx, int argc, char **argv, dispatch_opts *o, agora_error_t *err)
@@ -476,6 +475,11 @@ static int lost_worker(run *r, size_t wi, agora_error_t *err)
         _cleanup_free_ char *msg = NULL;
 
         r->tried[wi] = true;
+        /* The lost worker leaves the survey: its connection is still
+         * closing when the next survey goes out, and NNG 1.5 loses a
+         * message sent on a pipe in that state (upstream issue 1713). */
+        dispatch_survey_free(r->survey);
+        r->survey = NULL;
         blocker = retry_blocker(r);
         if (blocker == NULL) {
                 fprintf(stderr, "agora: dispatch %s: %s\n", id, agora_error_message(*err));
@@ -506,7 +510,6 @@ static int open_survey(run *r, const size_t *order, size_t n, agora_error_t *err
 static int order_workers(run *r, size_t *order, size_t *ret_n, agora_error_t *err)
 {
         _cleanup_free_ int64_t *free_slots = NULL;
-        _cleanup_free_ size_t *untried = NULL;
         size_t n = 0;
 
         for (size_t i = 0; i < r->w->n; i++)
@@ -515,39 +518,27 @@ static int order_workers(run *r, size_t *order, size_t *ret_n, agora_error_t *er
         *ret_n = n;
         if (n <= 1)
                 return 0;
-        /* A lost worker leaves the survey: its connection is still closing
-         * when the next survey goes out, and NNG 1.5 loses a message sent
-         * on a pipe in that state (upstream issue 1713). */
-        if (r->survey != NULL && r->survey_n != n) {
-                dispatch_survey_free(r->survey);
-                r->survey = NULL;
-        }
-        if (r->survey == NULL) {
-                if (open_survey(r, order, n, err) < 0)
-                        return -1;
-                r->survey_n = n;
-        }
+        if (r->survey == NULL && open_survey(r, order, n, err) < 0)
+                return -1;
         free_slots = calloc(n, sizeof(*free_slots));
-        untried = malloc(n * sizeof(*untried));
-        if (free_slots == NULL || untried == NULL)
+        if (free_slots == NULL)
                 return agora_error_set_errno(err, ENOMEM, "survey");
         if (dispatch_survey_ask(r->survey, free_slots, err) < 0)
                 return -1;
-        /* Insertion sort of survey positions: stable, and a handful. */
-        memcpy(untried, order, n * sizeof(*untried));
-        for (size_t k = 0; k < n; k++)
-                order[k] = k;
+        /* Insertion sort of ORDER by its survey answers, moving each
+         * answer with its worker: stable, and a handful of workers. */
         for (size_t k = 1; k < n; k++) {
                 size_t cur = order[k], j = k;
+                int64_t cur_free = free_slots[k];
 
-                while (j > 0 && free_slots[order[j - 1]] < free_slots[cur]) {
+                while (j > 0 && free_slots[j - 1] < cur_free) {
                         order[j] = order[j - 1];
+                        free_slots[j] = free_slots[j - 1];
                         j--;
                 }
                 order[j] = cur;
+                free_slots[j] = cur_free;
         }
-        for (size_t k = 0; k < n; k++)
-                order[k] = untried[order[k]];
         return 0;
 }
 
